@@ -1,0 +1,25 @@
+"""Small helpers shared by the tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+VECTORS = Path(__file__).parent / "vectors"
+
+# RFC 4226 Appendix D and RFC 6238 Appendix B seeds (RFC 6238 per erratum 2866).
+RFC_SEED_SHA1 = b"12345678901234567890"
+RFC_SEEDS = {
+    "sha1": RFC_SEED_SHA1,
+    "sha256": b"12345678901234567890123456789012",
+    "sha512": b"1234567890123456789012345678901234567890123456789012345678901234",
+}
+
+
+def load_vectors(name: str) -> list[list[str]]:
+    """Return the whitespace-split rows of ``tests/vectors/<name>``, without comments."""
+    rows = []
+    for line in (VECTORS / name).read_text(encoding="utf-8").splitlines():
+        stripped = line.strip()
+        if stripped and not stripped.startswith("#"):
+            rows.append(stripped.split())
+    return rows
