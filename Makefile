@@ -18,14 +18,14 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/python -m softtoken.demo
+	$(BIN)/python examples/demo.py
 
 lint: $(STAMP)
-	$(BIN)/python -m ruff check src tests benchmarks
-	$(BIN)/python -m ruff format --check src tests benchmarks
+	$(BIN)/python -m ruff check src tests benchmarks examples
+	$(BIN)/python -m ruff format --check src tests benchmarks examples
 
 typecheck: $(STAMP)
-	$(BIN)/python -m mypy --strict src tests
+	$(BIN)/python -m mypy --strict src tests benchmarks examples
 
 pytest: $(STAMP)
 	$(BIN)/python -m pytest
@@ -34,6 +34,7 @@ test: lint typecheck pytest
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_core.py
+	$(BIN)/python benchmarks/bench_timing.py
 
 docs: $(STAMP)
 	$(BIN)/python -m mkdocs build --strict

@@ -15,3 +15,131 @@ counters = st.one_of(
 # Unix seconds up to year 3000, well past 2**32 (RFC 6238 §4.2 asks for times beyond 2038).
 unix_times = st.integers(min_value=0, max_value=32_503_680_000)
 periods = st.sampled_from([15, 30, 60, 300])
+
+
+def _of_lengths(lengths: list[int]) -> st.SearchStrategy[bytes]:
+    return st.sampled_from(lengths).flatmap(lambda n: st.binary(min_size=n, max_size=n))
+
+
+# FIPS 180-4 §5.1 padding edges: 55/56 and 64 bytes for the 64-byte blocks of SHA-1 and SHA-256,
+# 111/112 and 128 bytes for the 128-byte blocks of SHA-512, each with its neighbours.
+_PADDING_EDGES = [0, 1, 55, 56, 57, 63, 64, 65, 111, 112, 113, 119, 120, 127, 128, 129]
+# Messages for the hash functions: any length up to a few blocks, with the padding edges likely.
+hash_messages = st.one_of(st.binary(max_size=400), _of_lengths(_PADDING_EDGES))
+# HMAC keys of any length, including empty and longer than the 128-byte SHA-512 block, which
+# RFC 2104 §2 hashes first.
+hmac_keys = st.one_of(st.binary(max_size=300), _of_lengths([0, 63, 64, 65, 127, 128, 129, 200]))
+
+# OCRA suites (RFC 6287 §6) as keyword arguments of softtoken.ocra.OCRASuite. Time steps cover
+# the three spellings: 1-59 seconds, 1-59 minutes and 1-48 hours.
+ocra_time_steps = st.one_of(
+    st.integers(min_value=1, max_value=59),
+    st.integers(min_value=1, max_value=59).map(lambda n: 60 * n),
+    st.integers(min_value=1, max_value=48).map(lambda n: 3600 * n),
+)
+ocra_suite_fields = st.fixed_dictionaries(
+    {
+        "algorithm": algorithms,
+        "digits": st.sampled_from([0, 4, 5, 6, 7, 8, 9, 10]),
+        "counter": st.booleans(),
+        "question_format": st.sampled_from(["A", "H", "N"]),
+        "question_length": st.integers(min_value=4, max_value=64),
+        "pin_algorithm": st.none() | algorithms,
+        "session_length": st.none() | st.integers(min_value=1, max_value=512),
+        "time_step": st.none() | ocra_time_steps,
+    }
+)
+
+# App PINs and lockout policies (SECURITY.md S10, softtoken.pinlock). Lockout policies are
+# keyword arguments, with on_limit given as the OnLimit value ("lock" or "wipe").
+pins = st.text(alphabet="0123456789", min_size=4, max_size=12)
+lockout_policy_fields = st.integers(min_value=1, max_value=6).flatmap(
+    lambda n: st.fixed_dictionaries(
+        {
+            "max_failures": st.just(n),
+            "on_limit": st.sampled_from(["lock", "wipe"]),
+            "delays": st.lists(st.sampled_from([0, 1, 5, 30]), max_size=n - 1).map(tuple),
+        }
+    )
+)
+
+# otpauth Key URIs (softtoken.provisioning.KeyURI) as keyword arguments. Names and values are text
+# that apps can display: no control, format, surrogate or separator characters; the label's names
+# also have no colon and no surrounding whitespace.
+_DISPLAYABLE = st.characters(exclude_categories=("Cc", "Cf", "Cs", "Zl", "Zp"))
+_KNOWN_URI_PARAMETERS = {"secret", "issuer", "algorithm", "digits", "period", "counter", "image"}
+uri_names = st.text(
+    st.characters(exclude_categories=("Cc", "Cf", "Cs", "Zl", "Zp"), exclude_characters=":"),
+    min_size=1,
+    max_size=24,
+).filter(lambda s: s == s.strip())
+uri_extra_parameters = st.lists(
+    st.tuples(
+        st.text(_DISPLAYABLE, min_size=1, max_size=12).filter(
+            lambda name: name.lower() not in _KNOWN_URI_PARAMETERS
+        ),
+        st.text(_DISPLAYABLE, max_size=24),
+    ),
+    max_size=3,
+).map(tuple)
+
+
+def _key_uri_fields(kind: str) -> st.SearchStrategy[dict[str, object]]:
+    return st.fixed_dictionaries(
+        {
+            "kind": st.just(kind),
+            "secret": st.binary(min_size=1, max_size=64),
+            "account": uri_names,
+            "issuer": st.none() | uri_names,
+            "algorithm": algorithms,
+            "digits": digits,
+            "period": periods | st.integers(min_value=1, max_value=2**40)
+            if kind == "totp"
+            else st.just(30),
+            "counter": counters if kind == "hotp" else st.none(),
+            "image": st.none() | st.text(_DISPLAYABLE, min_size=1, max_size=40),
+            "extra": uri_extra_parameters,
+        }
+    )
+
+
+key_uri_fields = st.sampled_from(["totp", "hotp"]).flatmap(_key_uri_fields)
+
+# Fragments that stress a URI parser: broken and valid escapes, delimiters, repeated or
+# out-of-range parameters, and a few random characters.
+_URI_SNIPPETS = st.one_of(
+    st.text(max_size=3),
+    st.sampled_from(
+        [
+            *("%", "%2", "%ZZ", "%3A", "%20", "%C3", "%FF%FE"),
+            *(":", "/", "?", "&", "=", "#", "+", "&&"),
+            *("&secret=MZXW6", "&digits=8", "&period=0", "&counter=01", "&issuer=x", "otpauth://"),
+        ]
+    ),
+)
+
+
+def mutated(texts: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
+    """Strings from *texts* after one to four edits: a deletion, an insertion, a replacement, a
+    duplicated slice or a case flip, each over at most 8 characters."""
+
+    @st.composite
+    def edit(draw: st.DrawFn) -> str:
+        text = draw(texts)
+        for _ in range(draw(st.integers(min_value=1, max_value=4))):
+            start = draw(st.integers(min_value=0, max_value=len(text)))
+            end = draw(st.integers(min_value=start, max_value=min(len(text), start + 8)))
+            operation = draw(st.sampled_from(["delete", "insert", "replace", "duplicate", "case"]))
+            if operation == "delete":
+                text = text[:start] + text[end:]
+            elif operation == "insert":
+                text = text[:start] + draw(_URI_SNIPPETS) + text[start:]
+            elif operation == "replace":
+                text = text[:start] + draw(_URI_SNIPPETS) + text[end:]
+            elif operation == "duplicate":
+                text = text[:end] + text[start:end] + text[end:]
+            else:
+                text = text[:start] + text[start:end].swapcase() + text[end:]
+        return text
+
+    return edit()
