@@ -9,26 +9,31 @@ from softtoken.exceptions import (
     InvalidEncoding,
     InvalidInput,
     InvalidKey,
+    InvalidSuite,
     InvalidTime,
     InvalidURI,
     MalformedCode,
     SoftTokenError,
 )
 from softtoken.hotp import HOTP, TOTP, Match, generate_key
+from softtoken.ocra import OCRA, OCRASuite
 
 __version__ = _version("softtoken")
 
 __all__ = [
     "HOTP",
+    "OCRA",
     "TOTP",
     "InvalidCode",
     "InvalidEncoding",
     "InvalidInput",
     "InvalidKey",
+    "InvalidSuite",
     "InvalidTime",
     "InvalidURI",
     "MalformedCode",
     "Match",
+    "OCRASuite",
     "SoftTokenError",
     "__version__",
     "generate_key",
