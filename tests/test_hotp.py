@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from typing import Any, ClassVar
 
 import attrs
@@ -21,7 +22,7 @@ from softtoken import (
     Match,
     generate_key,
 )
-from softtoken.hotp import MAX_LOOK_AHEAD, MAX_WINDOW
+from softtoken.hotp import MAX_LOOK_AHEAD, MAX_RESYNC_SPAN, MAX_WINDOW
 from tests import strategies as sts
 from tests.utils import RFC_SEED_SHA1, RFC_SEEDS, load_vectors
 
@@ -587,3 +588,70 @@ class TestProperties:
             )
         assert sorted(tried, key=lambda o: (abs(o), o)) == tried
         assert set(range(-past, future + 1)) == set(tried)
+
+
+class TestResync:
+    """Resynchronisation needs two consecutive codes (RFC 4226 §7.4, RFC 6238 §6; S6)."""
+
+    hotp = HOTP(RFC_SEED_SHA1)
+    totp = TOTP(RFC_SEED_SHA1)
+    now = 1_700_000_000
+
+    def test_hotp_finds_a_counter_far_ahead(self) -> None:
+        """A device 300 presses ahead is found from two consecutive codes."""
+        first, second = self.hotp.generate(1300), self.hotp.generate(1301)
+        assert Match(1301, 301) == self.hotp.resync(first, second, counter=1000)
+
+    def test_hotp_needs_consecutive_codes(self) -> None:
+        """Two valid codes that are not consecutive are refused."""
+        first, third = self.hotp.generate(1300), self.hotp.generate(1302)
+        with pytest.raises(InvalidCode):
+            self.hotp.resync(first, third, counter=1000)
+
+    def test_hotp_span_is_bounded(self) -> None:
+        """A pair beyond the look-ahead is refused, and the look-ahead is capped."""
+        first, second = self.hotp.generate(1300), self.hotp.generate(1301)
+        with pytest.raises(InvalidCode):
+            self.hotp.resync(first, second, counter=1000, look_ahead=299)
+        with pytest.raises(InvalidInput):
+            self.hotp.resync(first, second, counter=1000, look_ahead=MAX_RESYNC_SPAN + 1)
+
+    def test_hotp_resync_respects_last_counter(self) -> None:
+        """A pair whose first code is at or below last_counter is refused."""
+        first, second = self.hotp.generate(1300), self.hotp.generate(1301)
+        with pytest.raises(InvalidCode):
+            self.hotp.resync(first, second, counter=1000, last_counter=1300)
+
+    @pytest.mark.parametrize("drift", [-400, -40, -1, 0, 3, 499])
+    def test_totp_measures_drift(self, drift: int) -> None:
+        """A device clock off by `drift` steps resyncs with offset == drift."""
+        step = self.totp.step(self.now) + drift
+        first, second = self.totp.generate_step(step - 1), self.totp.generate_step(step)
+        assert Match(step, drift) == self.totp.resync(first, second, at=self.now)
+
+    def test_totp_span_is_capped(self) -> None:
+        """past + future may not exceed MAX_RESYNC_SPAN."""
+        with pytest.raises(InvalidInput):
+            self.totp.resync("000000", "111111", at=self.now, past=600, future=401)
+
+    @given(
+        key=sts.keys,
+        counter=st.integers(0, 2**40),
+        offset=st.integers(0, 60),
+        look_ahead=st.integers(0, 50),
+    )
+    def test_consecutive_pairs_inside_the_span_are_found(
+        self, key: bytes, counter: int, offset: int, look_ahead: int
+    ) -> None:
+        """A consecutive pair is found exactly when its first code lies inside the span."""
+        token = HOTP(key)
+        first, second = token.generate(counter + offset), token.generate(counter + offset + 1)
+        if offset <= look_ahead:
+            match = token.resync(first, second, counter=counter, look_ahead=look_ahead)
+            assert match.counter <= counter + offset + 1
+            assert second == token.generate(match.counter)
+        else:
+            codes = [token.generate(c) for c in range(counter, counter + look_ahead + 2)]
+            assume(not any(a == first and b == second for a, b in itertools.pairwise(codes)))
+            with pytest.raises(InvalidCode):
+                token.resync(first, second, counter=counter, look_ahead=look_ahead)

@@ -33,6 +33,7 @@ __all__ = [
     "ALGORITHMS",
     "HOTP",
     "MAX_LOOK_AHEAD",
+    "MAX_RESYNC_SPAN",
     "MAX_WINDOW",
     "TOTP",
     "Algorithm",
@@ -70,9 +71,14 @@ _FORMATS: Final = {d: f"%0{d}d" for d in range(_MIN_DIGITS, _MAX_DIGITS + 1)}
 # The caps keep the brute-force bound s*v/10**d of a misconfigured caller within reason.
 MAX_WINDOW: Final = 10
 MAX_LOOK_AHEAD: Final = 50
+# Resynchronisation (RFC 4226 §7.4, RFC 6238 §6) may search further, because it needs two
+# consecutive codes: a random pair matches by chance with odds of about span / 10**(2 * digits).
+MAX_RESYNC_SPAN: Final = 1000
 
 # RFC 4226 §5.2: the counter is an 8-byte big-endian integer.
 _MAX_COUNTER: Final = 2**64 - 1
+# Windows centred at or below this never reach past the top of the counter range.
+_UNTRIMMED_TOP: Final = _MAX_COUNTER - MAX_LOOK_AHEAD
 _pack_counter = struct.Struct(">Q").pack
 # RFC 4226 §5.3: dynamic truncation reads 4 bytes at the offset given by the low nibble of the
 # last byte, as a big-endian integer whose top bit is then masked.
@@ -208,7 +214,7 @@ class _OTP:
         # Candidates are compared as 4-byte words with compare_digest: constant-time, and about
         # 75 ns cheaper per candidate than formatting each one as zero-padded text.
         wanted = _pack_word(int(code))
-        if expected < MAX_LOOK_AHEAD or expected > _MAX_COUNTER - MAX_LOOK_AHEAD:
+        if not MAX_LOOK_AHEAD <= expected <= _UNTRIMMED_TOP:
             # Only a window that touches 0 or 2**64 - 1 needs trimming. The trim depends on the
             # window and the clock, never on the typed code.
             offsets = tuple(o for o in offsets if 0 <= expected + o <= _MAX_COUNTER)
@@ -223,6 +229,26 @@ class _OTP:
             word = _unpack_word(digest, digest[-1] & 0x0F)[0] & 0x7FFFFFFF
             if compare_digest(_pack_word(word % modulus), wanted) and expected + offset > floor:
                 return _new_match(Match, (expected + offset, offset))
+        raise InvalidCode()
+
+    def _resync(
+        self, first: str, second: str, low: int, high: int, expected: int, floor: int
+    ) -> Match:
+        """Find the lowest n in [low, high] where *first* is n's code and *second* is n+1's.
+
+        Resynchronisation is rare and not a hot path, so it computes every code in the span,
+        success or failure, and compares each typed code with each of them.
+        """
+        digits = self.digits
+        wanted = (parse_code(first, digits), parse_code(second, digits))
+        low, high = max(low, 0), min(high, _MAX_COUNTER - 1)
+        codes = [self._code(n) for n in range(low, high + 2)]
+        firsts = [compare_digest(code, wanted[0]) for code in codes]
+        seconds = [compare_digest(code, wanted[1]) for code in codes]
+        for index in range(len(codes) - 1):
+            counter = low + index + 1
+            if firsts[index] and seconds[index + 1] and counter - 1 > floor:
+                return Match(counter, counter - expected)
         raise InvalidCode()
 
 
@@ -283,6 +309,33 @@ class HOTP(_OTP):
         _check_window_size(look_ahead, "look_ahead", MAX_LOOK_AHEAD)
         floor = _check_floor(last_counter, "last_counter")
         return self._search(code, counter, _AHEAD[look_ahead], floor)
+
+    def resync(
+        self,
+        first: str,
+        second: str,
+        *,
+        counter: int,
+        look_ahead: int = MAX_RESYNC_SPAN,
+        last_counter: int | None = None,
+    ) -> Match:
+        """Find where a device's counter has run to, from two consecutive codes.
+
+        Accepts when *first* is the code of some counter n in [counter, counter + look_ahead]
+        and *second* is the code of n + 1 (RFC 4226 §7.4). Neither code may be at or below
+        *last_counter*.
+
+        Returns:
+            The :class:`Match` of *second*: store ``counter + 1`` as the next expected counter.
+
+        Raises:
+            InvalidCode: no consecutive pair matched.
+            TypeError, InvalidInput: *look_ahead* is capped at :data:`MAX_RESYNC_SPAN`.
+        """
+        _check_counter(counter)
+        _check_window_size(look_ahead, "look_ahead", MAX_RESYNC_SPAN)
+        floor = _check_floor(last_counter, "last_counter")
+        return self._resync(first, second, counter, counter + look_ahead, counter, floor)
 
 
 @attrs.frozen
@@ -375,6 +428,37 @@ class TOTP(_OTP):
         else:
             floor = _check_floor(last_step, "last_step")
         return self._search(code, step, _AROUND[past][future], floor)
+
+    def resync(
+        self,
+        first: str,
+        second: str,
+        *,
+        at: int | dt.datetime,
+        past: int = MAX_RESYNC_SPAN // 2,
+        future: int = MAX_RESYNC_SPAN // 2,
+        last_step: int | None = None,
+    ) -> Match:
+        """Measure a device's clock drift from two consecutive codes (RFC 6238 §6).
+
+        Accepts when *first* is the code of some step n and *second* the code of n + 1, with
+        n + 1 within *past* steps before and *future* steps after the step containing *at*.
+        Neither step may be at or below *last_step*.
+
+        Returns:
+            The :class:`Match` of *second*: ``offset`` is the drift in steps, for the caller to
+            store and apply (as the centre of later windows) until the next resync.
+
+        Raises:
+            InvalidCode: no consecutive pair matched.
+            TypeError, InvalidInput, InvalidTime: *past* + *future* is capped at
+                :data:`MAX_RESYNC_SPAN`.
+        """
+        step = self.step(at)
+        _check_window_size(past, "past", MAX_RESYNC_SPAN)
+        _check_window_size(future, "future", MAX_RESYNC_SPAN - past)
+        floor = _check_floor(last_step, "last_step")
+        return self._resync(first, second, step - past - 1, step + future - 1, step, floor)
 
 
 def _outward(past: int, future: int) -> tuple[int, ...]:
