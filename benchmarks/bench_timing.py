@@ -54,21 +54,24 @@ def main(argv: list[str] | None = None) -> int:
 
     token = TOTP(KEY)
     step = token.step(AT)
-    good = token.generate(AT)
+    # Every class makes the same call with the same window and the same replay floor; only the
+    # typed code differs. The replayed code is the previous step's, which the floor refuses.
+    floor = step - 1
+    replayed = token.generate_step(floor)
     window = {token.generate_step(step + o) for o in (-1, 0, 1)}
 
     def wrong_at(position: int) -> str:
-        digit = str((int(good[position]) + 5) % 10)
-        code = good[:position] + digit + good[position + 1 :]
+        digit = str((int(replayed[position]) + 5) % 10)
+        code = replayed[:position] + digit + replayed[position + 1 :]
         assert code not in window
         return code
 
     # Inputs are built before timing, so that only verification is timed.
     first, last = wrong_at(0), wrong_at(5)
     classes: dict[str, Callable[[], None]] = {
-        "wrong first digit": failing(lambda: token.verify(first, at=AT)),
-        "wrong last digit": failing(lambda: token.verify(last, at=AT)),
-        "replayed code": failing(lambda: token.verify(good, at=AT, last_step=step)),
+        "wrong first digit": failing(lambda: token.verify(first, at=AT, last_step=floor)),
+        "wrong last digit": failing(lambda: token.verify(last, at=AT, last_step=floor)),
+        "replayed code": failing(lambda: token.verify(replayed, at=AT, last_step=floor)),
     }
     samples: dict[str, list[float]] = {name: [] for name in classes}
     order = [name for name in classes for _ in range(args.samples)]
