@@ -143,3 +143,17 @@ def mutated(texts: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
         return text
 
     return edit()
+
+
+# The PIN unlock exchange (softtoken.unlock). Serials are canonical: letters and digits, upper
+# case. Reset payloads are the 8 random digits before the check digit. Unlock policies are
+# keyword arguments of UnlockPolicy, kept small so that exhausting them stays fast.
+serials = st.text(alphabet="0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ", min_size=1, max_size=20)
+reset_payloads = st.text(alphabet="0123456789", min_size=8, max_size=8)
+unlock_policy_fields = st.fixed_dictionaries(
+    {
+        "max_tries": st.integers(min_value=1, max_value=4),
+        "max_reset_codes": st.integers(min_value=1, max_value=3),
+        "digits": digits,
+    }
+)
