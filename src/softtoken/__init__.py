@@ -5,6 +5,8 @@ from __future__ import annotations
 from importlib.metadata import version as _version
 
 from softtoken.exceptions import (
+    CompatibilityWarning,
+    IncompatibleURI,
     InvalidCode,
     InvalidEncoding,
     InvalidInput,
@@ -32,6 +34,8 @@ __all__ = [
     "HOTP",
     "OCRA",
     "TOTP",
+    "CompatibilityWarning",
+    "IncompatibleURI",
     "InvalidCode",
     "InvalidEncoding",
     "InvalidInput",

@@ -1,0 +1,127 @@
+"""QR codes for Key URIs, drawn locally with segno (SECURITY.md S12).
+
+A QR code of a Key URI holds the secret. It is drawn here, in memory, and never sent to a chart
+service. Every function takes a :class:`~softtoken.provisioning.KeyURI`, or a ``str`` that must
+parse as one, so that no QR code ever carries a URI that apps or this library would refuse.
+
+The error-correction level is at least M (ISO/IEC 18004: about 15 % of the code words can be
+restored), and segno raises it for free when the data still fits the same symbol size.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Final
+
+import segno
+
+from softtoken.exceptions import InvalidInput, InvalidURI
+from softtoken.provisioning.uri import KeyURI
+
+__all__ = ["qr_png", "qr_svg", "qr_text"]
+
+_ERROR_LEVEL: Final = "m"
+_MAX_SCALE: Final = 40
+_MAX_BORDER: Final = 16
+# Half blocks: each text line shows two module rows, keyed by (upper row inked, lower row inked).
+_HALF_BLOCKS: Final = {
+    (True, True): "\u2588",  # full block
+    (True, False): "\u2580",  # upper half block
+    (False, True): "\u2584",  # lower half block
+    (False, False): " ",
+}
+
+
+def _symbol(uri: KeyURI | str) -> segno.QRCode:
+    if isinstance(uri, KeyURI):
+        payload = uri.to_uri()
+    elif isinstance(uri, str):
+        KeyURI.parse(uri)
+        payload = uri
+    else:
+        raise TypeError("uri must be a KeyURI or str")
+    try:
+        # A Key URI is ASCII, so segno encodes it in byte mode with no ECI header, which every
+        # scanner reads.
+        return segno.make_qr(payload, error=_ERROR_LEVEL, boost_error=True)
+    except segno.DataOverflowError:
+        raise InvalidURI("the URI is too long for a QR code") from None
+
+
+def _check_size(value: int, what: str, low: int, high: int) -> None:
+    if type(value) is not int:
+        raise TypeError(f"{what} must be int")
+    if not low <= value <= high:
+        raise InvalidInput(f"{what} must be from {low} to {high}")
+
+
+def qr_png(uri: KeyURI | str, *, scale: int = 5, border: int = 4) -> bytes:
+    """Return a PNG image of the QR code for *uri*.
+
+    Args:
+        uri: a :class:`KeyURI`, or a ``str`` that :meth:`KeyURI.parse` accepts; a ``str`` is drawn
+            exactly as given.
+        scale: pixels per module, 1 to 40.
+        border: the quiet zone in modules, 0 to 16; ISO/IEC 18004 asks for 4.
+
+    Raises:
+        TypeError: an argument has the wrong type.
+        InvalidURI, InvalidEncoding: *uri* does not parse, or is too long for a QR code.
+        InvalidInput: *scale* or *border* is out of range.
+
+    The image holds the secret: treat the bytes as one.
+    """
+    _check_size(scale, "scale", 1, _MAX_SCALE)
+    _check_size(border, "border", 0, _MAX_BORDER)
+    out = io.BytesIO()
+    _symbol(uri).save(out, kind="png", scale=scale, border=border)
+    return out.getvalue()
+
+
+def qr_svg(uri: KeyURI | str, *, scale: int = 5, border: int = 4) -> str:
+    """Return an SVG document of the QR code for *uri*, as text.
+
+    Arguments and errors as for :func:`qr_png`. The document has no title or description, so it
+    carries nothing but the code itself. It holds the secret: treat it as one.
+    """
+    _check_size(scale, "scale", 1, _MAX_SCALE)
+    _check_size(border, "border", 0, _MAX_BORDER)
+    out = io.BytesIO()
+    _symbol(uri).save(out, kind="svg", scale=scale, border=border, xmldecl=True)
+    return out.getvalue().decode("utf-8")
+
+
+def qr_text(uri: KeyURI | str, *, border: int = 2, dark_background: bool = True) -> str:
+    """Return the QR code for *uri* as lines of Unicode half-block characters, for a terminal.
+
+    Each character covers one module across and two down, so the code looks square in common
+    terminal fonts. No ANSI escape sequences are used. Lines are joined by ``"\\n"``, with no
+    final newline, and all have the same length.
+
+    Args:
+        uri: as for :func:`qr_png`.
+        border: the quiet zone in modules, 0 to 16.
+        dark_background: ``True`` (the default) draws the light modules, for light text on a dark
+            terminal; ``False`` draws the dark modules, for dark text on a light background.
+
+    Raises:
+        TypeError, InvalidURI, InvalidEncoding, InvalidInput: as for :func:`qr_png`.
+
+    The text holds the secret: show it only on the user's own screen.
+    """
+    _check_size(border, "border", 0, _MAX_BORDER)
+    if not isinstance(dark_background, bool):
+        raise TypeError("dark_background must be bool")
+    # matrix_iter yields a truthy value for each dark module, quiet zone included.
+    rows = [
+        [bool(module) is not dark_background for module in row]
+        for row in _symbol(uri).matrix_iter(scale=1, border=border)
+    ]
+    if len(rows) % 2:
+        # An odd row count leaves the last line's lower half: fill it as quiet zone (light).
+        rows.append([dark_background] * len(rows[0]))
+    lines = [
+        "".join(_HALF_BLOCKS[pair] for pair in zip(upper, lower, strict=True))
+        for upper, lower in zip(rows[::2], rows[1::2], strict=True)
+    ]
+    return "\n".join(lines)
