@@ -1,0 +1,208 @@
+"""Tests for ``examples/demo.py``, the story that ``make demo`` tells."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import attrs
+import pytest
+
+from softtoken import TOTP, _random
+from softtoken._encoding import b32encode
+from softtoken.pinlock import ENTRUST_LIKE, INSECURE_TEST_KDF
+from softtoken.unlock import compute_unlock_code
+
+DEMO = Path(__file__).parent.parent / "examples" / "demo.py"
+
+# The key the demo is given instead of random bytes; it must never show up in its output.
+CANARY = b"demo-canary-key!" * 4
+# With the canary source, every key the demo draws is a prefix of it: the TOTP keys (20 bytes)
+# and the wallet's device key (32 bytes).
+SECRET = CANARY[:20]
+DEVICE_KEY = CANARY[:32]
+# The wall clock the in-process runs see.
+NOW = 1_700_000_000
+
+
+def canary_source(n: int) -> bytes:
+    return CANARY[:n]
+
+
+def spellings(key: bytes) -> list[str]:
+    """Every text form in which a key could leak."""
+    encoded = b32encode(key)
+    return [encoded, encoded.lower(), key.hex(), key.hex().upper(), key.decode("ascii")]
+
+
+@pytest.fixture
+def demo(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    """The demo module, loaded from its file, with the canary as the randomness source.
+
+    The wallet runs with fast test KDF parameters so that the many in-process runs stay quick;
+    ``test_runs_as_a_script`` runs the real ones.
+    """
+    monkeypatch.setattr(_random, "_source", canary_source)
+    spec = importlib.util.spec_from_file_location("softtoken_demo", DEMO)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    monkeypatch.setattr(module, "APP_PROFILE", attrs.evolve(ENTRUST_LIKE, kdf=INSECURE_TEST_KDF))
+    monkeypatch.setattr(module.time, "time", lambda: float(NOW))
+    return module
+
+
+def chapter(out: str, number: int) -> str:
+    """The text of chapter *number*, from its heading to the next one."""
+    start = out.index(f"\n{number}. ")
+    end = out.find(f"\n{number + 1}. ", start)
+    return out[start:] if end == -1 else out[start:end]
+
+
+class TestDemo:
+    """The demo tells the issue's story and never prints the secret."""
+
+    def test_story_succeeds(self, demo: ModuleType, capsys: pytest.CaptureFixture[str]) -> None:
+        """main() returns 0: every chapter had its expected outcome."""
+        assert 0 == demo.main()
+
+    def test_chapters_in_order(self, demo: ModuleType, capsys: pytest.CaptureFixture[str]) -> None:
+        """The thirteen chapters appear, with their headings, in the story's order."""
+        demo.main()
+        out = capsys.readouterr().out
+        headings = [f"\n{n}. " for n in range(1, 14)]
+        positions = [out.find(heading) for heading in headings]
+        assert -1 not in positions
+        assert sorted(positions) == positions
+
+    def test_outcomes(self, demo: ModuleType, capsys: pytest.CaptureFixture[str]) -> None:
+        """The code is accepted once; the replay and the 3-step-old code are refused."""
+        demo.main()
+        out = capsys.readouterr().out
+        assert 1 == out.count("accepted: Match(counter=")
+        assert 2 == out.count("refused: the code was not accepted")
+        assert "UNEXPECTEDLY" not in out
+
+    def test_uri_is_masked(self, demo: ModuleType, capsys: pytest.CaptureFixture[str]) -> None:
+        """The URI is printed with its secret replaced by ****."""
+        demo.main()
+        out = capsys.readouterr().out
+        assert "secret=****" in out
+        assert "otpauth://totp/" in out
+
+    def test_key_comes_from_the_randomness_helper(
+        self, demo: ModuleType, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """The demo's key is the canary, so the secrecy test below checks the real key."""
+        token, _uri = demo.create_token()
+        assert CANARY[:20] == token.key
+
+    def test_secret_never_printed(
+        self, demo: ModuleType, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """No spelling of the key appears on stdout or stderr."""
+        demo.main()
+        captured = capsys.readouterr()
+        assert [] == [s for s in spellings(CANARY[:20]) if s in captured.out + captured.err]
+
+    def test_runs_as_a_script(self) -> None:
+        """``python examples/demo.py``, what ``make demo`` runs, exits 0 with the real KDF."""
+        result = subprocess.run(
+            [sys.executable, str(DEMO)], capture_output=True, text=True, check=False, timeout=60
+        )
+        assert (0, "") == (result.returncode, result.stderr)
+        assert "6. A code from 3 steps ago" in result.stdout
+        assert "13. A code with the new PIN" in result.stdout
+        assert "fast test KDF" not in result.stdout
+        assert "UNEXPECTED" not in result.stdout
+
+
+class TestAppChapters:
+    """Chapters 7 to 13: the wallet's PIN, lockout and unlock story."""
+
+    def test_wallet_listing(self, demo: ModuleType, capsys: pytest.CaptureFixture[str]) -> None:
+        """Chapter 7 lists the identity under its first name, then under the new one."""
+        demo.main()
+        text = chapter(capsys.readouterr().out, 7)
+        first = text.index("9317112184  'TESTING ENROLADO'")
+        assert first < text.index("9317112184  'PRODUBANCO'")
+
+    def test_weak_pins_refused(self, demo: ModuleType, capsys: pytest.CaptureFixture[str]) -> None:
+        """Chapter 8 shows 1111 and 1234 refused with their reasons, then a code."""
+        demo.main()
+        text = chapter(capsys.readouterr().out, 8)
+        assert "PIN 1111 refused: repeated_digit\n" in text
+        assert "PIN 1234 refused: sequential\n" in text
+        assert f"the app shows: {TOTP(SECRET).generate(NOW)} (5 tries left)" in text
+
+    def test_wrong_pins_lock(self, demo: ModuleType, capsys: pytest.CaptureFixture[str]) -> None:
+        """Chapter 9: four wrong PINs count down, the fifth locks, and the right PIN is shut out."""
+        demo.main()
+        text = chapter(capsys.readouterr().out, 9)
+        expected = [f"wrong PIN {n}: rejected, {5 - n} tries left" for n in range(1, 5)]
+        expected.append("wrong PIN 5: locked_now, 0 tries left")
+        assert expected == re.findall(r"wrong PIN \d: \w+, \d tries left", text)
+        assert "the right PIN now gets: still_locked" in text
+        assert "locked, 0 PIN tries left" in text
+
+    def test_bank_unlock_code(self, demo: ModuleType, capsys: pytest.CaptureFixture[str]) -> None:
+        """The unlock code in chapter 11 answers the reset code of chapter 10 for this secret."""
+        demo.main()
+        out = capsys.readouterr().out
+        found = re.search(r"reset code (\d{3} \d{3} \d{3});", chapter(out, 10))
+        assert found is not None
+        expected = compute_unlock_code(SECRET, "93171-12184", found.group(1))
+        assert f") = {expected}\n" in chapter(out, 11)
+
+    def test_unlock(self, demo: ModuleType, capsys: pytest.CaptureFixture[str]) -> None:
+        """Chapter 12: the previous PIN is refused as the new one, then the unlock succeeds."""
+        demo.main()
+        text = chapter(capsys.readouterr().out, 12)
+        assert "refused (recently_used); no try counted." in text
+        assert "with a good new PIN: unlocked\n" in text
+        assert "active, 5 PIN tries left" in text
+
+    def test_code_after_unlock(self, demo: ModuleType, capsys: pytest.CaptureFixture[str]) -> None:
+        """Chapter 13: the new PIN shows the secret's TOTP code; the old PIN is rejected."""
+        demo.main()
+        text = chapter(capsys.readouterr().out, 13)
+        assert f"With the new PIN the app shows: {TOTP(SECRET).generate(NOW)}\n" in text
+        assert "The old PIN now gets: rejected" in text
+
+    def test_unexpected_outcome_fails(
+        self, demo: ModuleType, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """main() returns 1 when the "wrong" PINs are in fact right and nothing locks."""
+        monkeypatch.setattr(demo, "WRONG_PIN", demo.FIRST_PIN)
+        assert 1 == demo.main()
+        assert "UNEXPECTED: the wrong PINs did not end in a lock" in capsys.readouterr().out
+
+    def test_fast_kdf_is_announced(
+        self, demo: ModuleType, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """A run with the fast test KDF says so in its output."""
+        demo.main()
+        assert "(this run uses fast test KDF parameters" in chapter(capsys.readouterr().out, 7)
+
+    def test_device_key_never_printed(
+        self, demo: ModuleType, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """No spelling of the device key appears on stdout or stderr."""
+        demo.main()
+        captured = capsys.readouterr()
+        assert [] == [s for s in spellings(DEVICE_KEY) if s in captured.out + captured.err]
+
+    def test_accepted_pins_never_printed(
+        self, demo: ModuleType, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """The PINs the wallet takes, and the wrong PIN typed, never appear in the output."""
+        demo.main()
+        captured = capsys.readouterr()
+        pins = (demo.FIRST_PIN, demo.NEW_PIN, demo.WRONG_PIN)
+        text = captured.out + captured.err
+        assert [] == [pin for pin in pins if re.search(rf"(?<!\d){pin}(?!\d)", text)]
