@@ -21,11 +21,11 @@ demo: $(STAMP)
 	$(BIN)/python examples/demo.py
 
 lint: $(STAMP)
-	$(BIN)/python -m ruff check src tests benchmarks examples
-	$(BIN)/python -m ruff format --check src tests benchmarks examples
+	$(BIN)/python -m ruff check src tests benchmarks examples tools
+	$(BIN)/python -m ruff format --check src tests benchmarks examples tools
 
 typecheck: $(STAMP)
-	$(BIN)/python -m mypy --strict src tests benchmarks examples
+	$(BIN)/python -m mypy --strict src tests benchmarks examples tools
 
 pytest: $(STAMP)
 	$(BIN)/python -m pytest

@@ -748,8 +748,10 @@ class Wallet:
         The display name defaults to the URI's issuer, or its account name.
 
         Raises:
-            InvalidURI, InvalidEncoding: the URI is refused (:meth:`KeyURI.parse`).
-            Everything :meth:`add_key` raises.
+            InvalidURI: the URI is refused (:meth:`KeyURI.parse`); so is its secret, with
+                InvalidEncoding.
+
+        Everything :meth:`add_key` raises is raised here too.
         """
         parsed = KeyURI.parse(uri)
         return self.add_key(
@@ -873,7 +875,9 @@ class Wallet:
         Nothing is stored or counted.
 
         Raises:
-            UnknownIdentity, TypeError, PINRejected (with ``reasons``).
+            UnknownIdentity: no identity has this serial.
+            TypeError: an argument has the wrong type.
+            PINRejected: the PIN breaks the policy or the history; ``reasons`` says how.
         """
         identity = self._find(serial)
         self.profile.pin.check(pin, previous=identity.history)

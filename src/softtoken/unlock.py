@@ -516,8 +516,9 @@ def attempt_unlock(
             Nothing is counted, and the check depends only on the typed text.
         InvalidKey: the secret is too short.
         InvalidInput: *episode* is out of range.
-        Only malformed input raises; every refusal is a returned outcome, never an exception
-        that names a cause.
+
+    Only malformed input raises; every refusal is a returned outcome, never an exception that
+    names a cause.
     """
     if not isinstance(pending, PendingUnlock):
         raise TypeError("pending must be PendingUnlock")
