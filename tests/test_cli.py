@@ -8,14 +8,14 @@ import stat
 import subprocess
 import sys
 from pathlib import Path
-from typing import ClassVar, NamedTuple
+from typing import ClassVar
 
 import pytest
 
 from softtoken import HOTP, TOTP, _random, cli
 from softtoken._encoding import b32encode
 from softtoken.provisioning import parse_uri, qr_text
-from tests.utils import RFC_SEED_SHA1, RFC_SEEDS, load_vectors
+from tests.utils import RFC_SEED_SHA1, RFC_SEEDS, Result, Terminal, load_vectors
 
 RFC4226 = load_vectors("rfc4226.txt")
 RFC6238 = load_vectors("rfc6238.txt")
@@ -32,22 +32,6 @@ CANARY_SPELLINGS = (
 CANARY_B32 = b32encode(CANARY_KEY)
 RFC_B32 = b32encode(RFC_SEED_SHA1)
 RFC_HEX = RFC_SEED_SHA1.hex()
-
-
-class Result(NamedTuple):
-    status: int
-    out: str
-    err: str
-
-
-class Terminal(io.StringIO):
-    """Standard input that is an interactive terminal: the command must not read from it."""
-
-    def isatty(self) -> bool:
-        return True
-
-    def read(self, size: int | None = -1) -> str:
-        raise AssertionError("the command read from a terminal")
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ import stat
 import subprocess
 import sys
 from pathlib import Path
-from typing import NamedTuple
 
 import attrs
 import pytest
@@ -18,6 +17,7 @@ from softtoken._encoding import b32encode
 from softtoken.pinlock import ENTRUST_LIKE, INSECURE_TEST_KDF, PAYSECURE_LIKE
 from softtoken.provisioning import build_uri
 from softtoken.unlock import compute_unlock_code
+from tests.utils import Result, Terminal
 
 # The identity's secret and the device key must never show up in any output.
 SECRET = b"app-canary-secret-never-shown"
@@ -28,22 +28,6 @@ NEW_PIN = "7413"
 WRONG_PIN = "9753"
 NOW = 1_700_000_000
 DEVICE_CANARY = b"device-canary-key-never-shown!!!"
-
-
-class Result(NamedTuple):
-    status: int
-    out: str
-    err: str
-
-
-class Terminal(io.StringIO):
-    """Standard input that is an interactive terminal: the command must not read from it."""
-
-    def isatty(self) -> bool:
-        return True
-
-    def read(self, size: int | None = -1) -> str:
-        raise AssertionError("the command read from a terminal")
 
 
 def spellings(key: bytes) -> list[str]:

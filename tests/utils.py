@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
+from typing import NamedTuple
 
 VECTORS = Path(__file__).parent / "vectors"
 
@@ -23,3 +25,21 @@ def load_vectors(name: str) -> list[list[str]]:
         if stripped and not stripped.startswith("#"):
             rows.append(stripped.split())
     return rows
+
+
+class Result(NamedTuple):
+    """What a CLI run returned: its exit status and its captured output."""
+
+    status: int
+    out: str
+    err: str
+
+
+class Terminal(io.StringIO):
+    """Standard input that is an interactive terminal: the command must not read from it."""
+
+    def isatty(self) -> bool:
+        return True
+
+    def read(self, size: int | None = -1) -> str:
+        raise AssertionError("the command read from a terminal")
