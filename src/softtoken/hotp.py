@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives import hmac as crypto_hmac
 
 from softtoken import _random
+from softtoken._checks import check_int
 from softtoken._encoding import parse_code
 from softtoken._time import to_unix
 from softtoken.exceptions import InvalidCode, InvalidInput, InvalidKey, InvalidTime
@@ -124,10 +125,7 @@ def _check_algorithm(algorithm: str) -> str:
 
 
 def _check_digits(digits: int) -> None:
-    if type(digits) is not int:
-        raise TypeError("digits must be int")
-    if not _MIN_DIGITS <= digits <= _MAX_DIGITS:
-        raise InvalidInput("digits must be from 6 to 10")
+    check_int(digits, "digits", _MIN_DIGITS, _MAX_DIGITS)
 
 
 def _check_key(key: bytes, *, allow_short_key: bool) -> None:
@@ -142,10 +140,7 @@ def _check_key(key: bytes, *, allow_short_key: bool) -> None:
 
 
 def _check_window_size(value: int, name: str, cap: int) -> None:
-    if type(value) is not int:
-        raise TypeError(f"{name} must be int")
-    if not 0 <= value <= cap:
-        raise InvalidInput(f"{name} must be from 0 to {cap}")
+    check_int(value, name, 0, cap)
 
 
 def _check_floor(value: int | None, name: str) -> int:

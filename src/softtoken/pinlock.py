@@ -36,6 +36,7 @@ import attrs
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
 from softtoken import _random
+from softtoken._checks import check_int
 from softtoken._time import to_unix
 from softtoken.exceptions import (
     InvalidInput,
@@ -94,14 +95,6 @@ COMMON_PINS: Final[frozenset[str]] = frozenset(
 def _is_pin_text(pin: str) -> bool:
     """True when *pin* is made only of ASCII digits (full-width and other digits are refused)."""
     return pin.isascii() and pin.isdigit()
-
-
-def _check_int(value: object, name: str, low: int, high: int) -> None:
-    # bool is an int subclass; True as a count is always a bug.
-    if type(value) is not int:
-        raise TypeError(f"{name} must be int")
-    if not low <= value <= high:
-        raise InvalidInput(f"{name} must be from {low} to {high}")
 
 
 # --------------------------------------------------------------------------------------------
@@ -186,11 +179,11 @@ class PINPolicy:
     )
 
     def __attrs_post_init__(self) -> None:
-        _check_int(self.min_length, "min_length", MIN_PIN_LENGTH, MAX_PIN_LENGTH)
-        _check_int(self.max_length, "max_length", MIN_PIN_LENGTH, MAX_PIN_LENGTH)
+        check_int(self.min_length, "min_length", MIN_PIN_LENGTH, MAX_PIN_LENGTH)
+        check_int(self.max_length, "max_length", MIN_PIN_LENGTH, MAX_PIN_LENGTH)
         if self.min_length > self.max_length:
             raise InvalidInput("min_length must not exceed max_length")
-        _check_int(self.history, "history", 0, _MAX_HISTORY)
+        check_int(self.history, "history", 0, _MAX_HISTORY)
         if type(self.deny_common) is not bool:
             raise TypeError("deny_common must be bool")
 
@@ -304,15 +297,15 @@ class KDFParams:
     version: int = attrs.field(default=_SCRYPT_V1, kw_only=True)
 
     def __attrs_post_init__(self) -> None:
-        _check_int(self.version, "version", 0, 255)
+        check_int(self.version, "version", 0, 255)
         if self.version not in _SUPPORTED_KDF_VERSIONS:
             raise InvalidInput("unsupported KDF version")
-        _check_int(self.log2_n, "log2_n", 1, 20)
-        _check_int(self.r, "r", 1, 32)
-        _check_int(self.p, "p", 1, 16)
+        check_int(self.log2_n, "log2_n", 1, 20)
+        check_int(self.r, "r", 1, 32)
+        check_int(self.p, "p", 1, 16)
         # NIST SP 800-63B §5.1.1.2 asks for at least 32 bits of salt; 128 is the floor here.
-        _check_int(self.salt_length, "salt_length", 16, 64)
-        _check_int(self.hash_length, "hash_length", 16, 64)
+        check_int(self.salt_length, "salt_length", 16, 64)
+        check_int(self.hash_length, "hash_length", 16, 64)
         if self.log2_n >= 16 * self.r:
             raise InvalidInput("log2_n is too large for r")
         if 128 * self.r * (1 << self.log2_n) > _MAX_KDF_MEMORY:
@@ -517,7 +510,7 @@ _MAX_FAILURES: Final = 10
 def _to_delays(values: Iterable[int]) -> tuple[int, ...]:
     out = tuple(values)
     for delay in out:
-        _check_int(delay, "each delay", 0, _MAX_DELAY)
+        check_int(delay, "each delay", 0, _MAX_DELAY)
     return out
 
 
@@ -544,7 +537,7 @@ class LockoutPolicy:
     delays: tuple[int, ...] = attrs.field(default=(), kw_only=True, converter=_to_delays)
 
     def __attrs_post_init__(self) -> None:
-        _check_int(self.max_failures, "max_failures", 1, _MAX_FAILURES)
+        check_int(self.max_failures, "max_failures", 1, _MAX_FAILURES)
         if not isinstance(self.on_limit, OnLimit):
             raise TypeError("on_limit must be OnLimit")
         if len(self.delays) > self.max_failures - 1:
@@ -590,10 +583,10 @@ class LockoutState:
     def __attrs_post_init__(self) -> None:
         if not isinstance(self.status, Status):
             raise TypeError("status must be Status")
-        _check_int(self.failures, "failures", 0, _U16)
-        _check_int(self.episode, "episode", 0, _U32)
-        _check_int(self.not_before, "not_before", 0, _U64)
-        _check_int(self.version, "version", 0, _U64)
+        check_int(self.failures, "failures", 0, _U16)
+        check_int(self.episode, "episode", 0, _U32)
+        check_int(self.not_before, "not_before", 0, _U64)
+        check_int(self.version, "version", 0, _U64)
         if self.status is Status.LOCKED and self.episode == 0:
             raise InvalidInput("a locked state must have a lock episode")
         if self.status is not Status.ACTIVE and self.not_before:

@@ -42,9 +42,10 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from softtoken import _random
+from softtoken._checks import check_int
 from softtoken._encoding import parse_code
 from softtoken.exceptions import InvalidInput, InvalidUnlockRecord, MistypedCode
-from softtoken.hotp import _check_key
+from softtoken.hotp import _MAX_DIGITS, _MIN_DIGITS, _check_digits, _check_key
 from softtoken.ocra import OCRA, OCRASuite
 
 __all__ = [
@@ -125,8 +126,6 @@ _SERIAL_PATTERN: Final = re.compile(r"[0-9A-Za-z]+(?:[ -][0-9A-Za-z]+)*")
 _MAX_SERIAL: Final = 64
 _MAX_SERIAL_TEXT: Final = 2 * _MAX_SERIAL
 
-_MIN_DIGITS: Final = 6
-_MAX_DIGITS: Final = 10
 # RFC 6287 §6.3: the question is the whole reset code, check digit included, as a numeric
 # question of up to 9 digits (QN09). A numeric question is read as one decimal number (§5.1),
 # which would drop leading zeros. Reset codes always have exactly 9 digits, though, so distinct
@@ -185,13 +184,6 @@ def unlock_key(secret: bytes, serial: str, *, allow_short_key: bool = False) -> 
     return hkdf.derive(secret)
 
 
-def _check_digits(digits: int) -> None:
-    if type(digits) is not int:
-        raise TypeError("digits must be int")
-    if not _MIN_DIGITS <= digits <= _MAX_DIGITS:
-        raise InvalidInput("digits must be from 6 to 10")
-
-
 def _parse_reset_code(reset_code: str) -> str:
     """The bare digits of a typed reset code whose check digit holds."""
     bare = parse_code(reset_code, RESET_CODE_LENGTH)
@@ -247,14 +239,6 @@ def compute_unlock_code(
 # --------------------------------------------------------------------------------------------
 
 
-def _check_int(value: object, name: str, low: int, high: int) -> None:
-    # bool is an int subclass; True as a count is always a bug.
-    if type(value) is not int:
-        raise TypeError(f"{name} must be int")
-    if not low <= value <= high:
-        raise InvalidInput(f"{name} must be from {low} to {high}")
-
-
 _MAX_TRIES: Final = 10
 _MAX_RESET_CODES: Final = 10
 _U8: Final = 2**8 - 1
@@ -286,8 +270,8 @@ class UnlockPolicy:
     digits: int = attrs.field(default=8, kw_only=True)
 
     def __attrs_post_init__(self) -> None:
-        _check_int(self.max_tries, "max_tries", 1, _MAX_TRIES)
-        _check_int(self.max_reset_codes, "max_reset_codes", 1, _MAX_RESET_CODES)
+        check_int(self.max_tries, "max_tries", 1, _MAX_TRIES)
+        check_int(self.max_reset_codes, "max_reset_codes", 1, _MAX_RESET_CODES)
         _check_digits(self.digits)
 
 
@@ -382,12 +366,12 @@ class PendingUnlock:
     version: int = attrs.field(default=0)
 
     def __attrs_post_init__(self) -> None:
-        _check_int(self.episode, "episode", 1, _U32)
-        _check_int(self.tries, "tries", 0, _U8)
-        _check_int(self.reset_codes, "reset_codes", 1, _U8)
+        check_int(self.episode, "episode", 1, _U32)
+        check_int(self.tries, "tries", 0, _U8)
+        check_int(self.reset_codes, "reset_codes", 1, _U8)
         if type(self.spent) is not bool:
             raise TypeError("spent must be bool")
-        _check_int(self.version, "version", 0, _U64)
+        check_int(self.version, "version", 0, _U64)
 
     @property
     def display(self) -> str:
@@ -477,7 +461,7 @@ def issue_reset(serial: str, episode: int) -> PendingUnlock:
         InvalidInput: the serial is not a serial, or the episode is out of range.
     """
     canonical = canonical_serial(serial)
-    _check_int(episode, "episode", 1, _U32)
+    check_int(episode, "episode", 1, _U32)
     return PendingUnlock(serial=canonical, episode=episode, reset_code=_fresh_reset_code())
 
 
@@ -524,7 +508,7 @@ def attempt_unlock(
         raise TypeError("pending must be PendingUnlock")
     if not isinstance(policy, UnlockPolicy):
         raise TypeError("policy must be UnlockPolicy")
-    _check_int(episode, "episode", 1, _U32)
+    check_int(episode, "episode", 1, _U32)
     given = parse_code(unlock_code, policy.digits)
     key = unlock_key(secret, pending.serial, allow_short_key=allow_short_key)
     if pending.spent:

@@ -15,7 +15,8 @@ from typing import Final
 
 import segno
 
-from softtoken.exceptions import InvalidInput, InvalidURI
+from softtoken._checks import check_int
+from softtoken.exceptions import InvalidURI
 from softtoken.provisioning.uri import KeyURI
 
 __all__ = ["qr_png", "qr_svg", "qr_text"]
@@ -48,13 +49,6 @@ def _symbol(uri: KeyURI | str) -> segno.QRCode:
         raise InvalidURI("the URI is too long for a QR code") from None
 
 
-def _check_size(value: int, what: str, low: int, high: int) -> None:
-    if type(value) is not int:
-        raise TypeError(f"{what} must be int")
-    if not low <= value <= high:
-        raise InvalidInput(f"{what} must be from {low} to {high}")
-
-
 def qr_png(uri: KeyURI | str, *, scale: int = 5, border: int = 4) -> bytes:
     """Return a PNG image of the QR code for *uri*.
 
@@ -71,8 +65,8 @@ def qr_png(uri: KeyURI | str, *, scale: int = 5, border: int = 4) -> bytes:
 
     The image holds the secret: treat the bytes as one.
     """
-    _check_size(scale, "scale", 1, _MAX_SCALE)
-    _check_size(border, "border", 0, _MAX_BORDER)
+    check_int(scale, "scale", 1, _MAX_SCALE)
+    check_int(border, "border", 0, _MAX_BORDER)
     out = io.BytesIO()
     _symbol(uri).save(out, kind="png", scale=scale, border=border)
     return out.getvalue()
@@ -84,8 +78,8 @@ def qr_svg(uri: KeyURI | str, *, scale: int = 5, border: int = 4) -> str:
     Arguments and errors as for :func:`qr_png`. The document has no title or description, so it
     carries nothing but the code itself. It holds the secret: treat it as one.
     """
-    _check_size(scale, "scale", 1, _MAX_SCALE)
-    _check_size(border, "border", 0, _MAX_BORDER)
+    check_int(scale, "scale", 1, _MAX_SCALE)
+    check_int(border, "border", 0, _MAX_BORDER)
     out = io.BytesIO()
     _symbol(uri).save(out, kind="svg", scale=scale, border=border, xmldecl=True)
     return out.getvalue().decode("utf-8")
@@ -109,7 +103,7 @@ def qr_text(uri: KeyURI | str, *, border: int = 2, dark_background: bool = True)
 
     The text holds the secret: show it only on the user's own screen.
     """
-    _check_size(border, "border", 0, _MAX_BORDER)
+    check_int(border, "border", 0, _MAX_BORDER)
     if not isinstance(dark_background, bool):
         raise TypeError("dark_background must be bool")
     # matrix_iter yields a truthy value for each dark module, quiet zone included.
