@@ -177,3 +177,17 @@ class TestToUnix:
             to_unix(dt.datetime(2020, 1, 1))
         with pytest.raises(InvalidTime):
             to_unix(-1)
+
+
+class TestPublicNames:
+    """The key-text decoders are part of the public API."""
+
+    def test_exported_from_the_package(self) -> None:
+        """softtoken.b32decode, b32encode and hexdecode are the strict parsers themselves."""
+        import softtoken
+
+        assert (b32decode, b32encode, hexdecode) == (
+            softtoken.b32decode,
+            softtoken.b32encode,
+            softtoken.hexdecode,
+        )

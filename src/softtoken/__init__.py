@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from importlib.metadata import version as _version
 
+from softtoken._encoding import b32decode, b32encode, hexdecode
 from softtoken.exceptions import (
     CompatibilityWarning,
     IncompatibleURI,
@@ -56,5 +57,8 @@ __all__ = [
     "SoftTokenError",
     "WrongPIN",
     "__version__",
+    "b32decode",
+    "b32encode",
     "generate_key",
+    "hexdecode",
 ]
