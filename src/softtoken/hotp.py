@@ -43,6 +43,7 @@ __all__ = [
 ]
 
 Algorithm = Literal["sha1", "sha256", "sha512"]
+"""The HMAC hash names a token accepts, as written in code; any case is accepted at run time."""
 
 _HASHES: Final[dict[str, Callable[[], hashes.HashAlgorithm]]] = {
     "sha1": hashes.SHA1,
@@ -50,6 +51,7 @@ _HASHES: Final[dict[str, Callable[[], hashes.HashAlgorithm]]] = {
     "sha512": hashes.SHA512,
 }
 ALGORITHMS: Final[frozenset[str]] = frozenset(_HASHES)
+"""The canonical (lower-case) names of the supported HMAC hashes: sha1, sha256, sha512."""
 # Tokens share these objects instead of each holding its own copy: a prepared token is kept near
 # 1 KiB, most of which is OpenSSL's HMAC context (see docs/performance.md).
 _CANONICAL_NAMES: Final = {name: name for name in _HASHES}
@@ -71,10 +73,13 @@ _FORMATS: Final = {d: f"%0{d}d" for d in range(_MIN_DIGITS, _MAX_DIGITS + 1)}
 # RFC 6238 §5.2 recommends at most one step back; RFC 4226 §7.4 asks for a bounded look-ahead.
 # The caps keep the brute-force bound s*v/10**d of a misconfigured caller within reason.
 MAX_WINDOW: Final = 10
+"""The most steps :meth:`TOTP.verify` looks back (*past*) or forward (*future*)."""
 MAX_LOOK_AHEAD: Final = 50
+"""The most counters :meth:`HOTP.verify` looks ahead."""
 # Resynchronisation (RFC 4226 §7.4, RFC 6238 §6) may search further, because it needs two
 # consecutive codes: a random pair matches by chance with odds of about span / 10**(2 * digits).
 MAX_RESYNC_SPAN: Final = 1000
+"""The most counters or steps a :meth:`HOTP.resync` or :meth:`TOTP.resync` searches."""
 
 # RFC 4226 §5.2: the counter is an 8-byte big-endian integer.
 _MAX_COUNTER: Final = 2**64 - 1

@@ -39,6 +39,7 @@ __all__ = [
 ]
 
 QuestionFormat = Literal["A", "H", "N"]
+"""RFC 6287 §6.3 question formats: alphanumeric, hexadecimal, numeric."""
 """RFC 6287 §6.3: alphanumeric, hexadecimal or numeric questions."""
 
 _DIGEST_SIZES: Final[dict[str, int]] = {"sha1": 20, "sha256": 32, "sha512": 64}
@@ -48,7 +49,9 @@ _MIN_DIGITS: Final = 4
 _MAX_DIGITS: Final = 10
 # RFC 6287 §6.3 (DataInput QFxx): a question format allows 04 to 64 characters.
 MIN_QUESTION_LENGTH: Final = 4
+"""The smallest ``xx`` a suite's ``QFxx`` may name."""
 MAX_QUESTION_LENGTH: Final = 64
+"""The largest ``xx`` a suite's ``QFxx`` may name; questions are at most this long."""
 _QUESTION_FORMATS: Final = frozenset({"A", "H", "N"})
 _LOWER_HEX: Final = frozenset("0123456789abcdef")
 _QUESTION_ALPHABETS: Final[dict[str, frozenset[str]]] = {

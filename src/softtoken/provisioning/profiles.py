@@ -87,16 +87,6 @@ class CompatibilityProfile:
 _ALL_ALGORITHMS: Final = frozenset({"sha1", "sha256", "sha512"})
 _BOTH_KINDS: Final = frozenset({"totp", "hotp"})
 
-#: Google Authenticator, taken as SHA1, 6 digits and a 30-second period.
-#:
-#: The Key URI format's own wiki once said the app ignores ``algorithm``, ``digits`` and
-#: ``period``. Issue reports agree for Android: google/google-authenticator-android#29 (the
-#: algorithm, still open), google/google-authenticator#521 and
-#: google/google-authenticator-libpam#3 (the period), google/google-authenticator-android#111
-#: (8 digits), privacyidea/privacyidea#3812 and #3634 (SHA256 and a 60-second period, 2023).
-#: keycloak/keycloak#27349 (2024) reports that newer releases honour SHA256, SHA512 and 8 digits;
-#: the profile keeps the stricter reading because older releases remain installed. The app reads
-#: both TOTP and HOTP URIs (winauth/winauth#201).
 GOOGLE_AUTHENTICATOR: Final = CompatibilityProfile(
     name="Google Authenticator",
     short_name="google-authenticator",
@@ -106,14 +96,18 @@ GOOGLE_AUTHENTICATOR: Final = CompatibilityProfile(
     periods=frozenset({30}),
     on_unsupported="ignore",
 )
+"""Google Authenticator, taken as SHA1, 6 digits and a 30-second period.
 
-#: Microsoft Authenticator, for third-party (non-Microsoft) accounts: TOTP only, with SHA1,
-#: 6 digits and a 30-second period.
-#:
-#: It computes SHA1 whatever the URI says (kspearrin/Otp.NET#54, privacyidea/privacyidea#3812,
-#: BrandonPotter/GoogleAuthenticator#228), ignores ``digits`` (puddly/android-otp-extractor#33)
-#: and a 60-second period (privacyidea/privacyidea#3634), and treats an HOTP URI as TOTP
-#: (privacyidea/privacyidea#709).
+The Key URI format's own wiki once said the app ignores ``algorithm``, ``digits`` and
+``period``. Issue reports agree for Android: google/google-authenticator-android#29 (the
+algorithm, still open), google/google-authenticator#521 and google/google-authenticator-libpam#3
+(the period), google/google-authenticator-android#111 (8 digits), privacyidea/privacyidea#3812
+and #3634 (SHA256 and a 60-second period, 2023). keycloak/keycloak#27349 (2024) reports that
+newer releases honour SHA256, SHA512 and 8 digits; the profile keeps the stricter reading
+because older releases remain installed. The app reads both TOTP and HOTP URIs
+(winauth/winauth#201).
+"""
+
 MICROSOFT_AUTHENTICATOR: Final = CompatibilityProfile(
     name="Microsoft Authenticator",
     short_name="microsoft-authenticator",
@@ -123,12 +117,15 @@ MICROSOFT_AUTHENTICATOR: Final = CompatibilityProfile(
     periods=frozenset({30}),
     on_unsupported="ignore",
 )
+"""Microsoft Authenticator, for third-party (non-Microsoft) accounts: TOTP only, with SHA1, 6
+digits and a 30-second period.
 
-#: FreeOTP (Red Hat): TOTP and HOTP with SHA1, SHA256 and SHA512 and any period, but only 6- or
-#: 8-digit codes. Its URI reader refuses other digit counts rather than ignoring them
-#: (freeotp/freeotp-android ``Token.java``; issue #187 asks for 7 digits). SHA256 works
-#: (samdjstevens/java-totp#30, privacyidea/privacyidea#3812), and so do other periods
-#: (springframeworkguru/ssc-brewery#6).
+It computes SHA1 whatever the URI says (kspearrin/Otp.NET#54, privacyidea/privacyidea#3812,
+BrandonPotter/GoogleAuthenticator#228), ignores ``digits`` (puddly/android-otp-extractor#33) and
+a 60-second period (privacyidea/privacyidea#3634), and treats an HOTP URI as TOTP
+(privacyidea/privacyidea#709).
+"""
+
 FREEOTP: Final = CompatibilityProfile(
     name="FreeOTP",
     short_name="freeotp",
@@ -138,10 +135,13 @@ FREEOTP: Final = CompatibilityProfile(
     periods=None,
     on_unsupported="refuse",
 )
+"""FreeOTP (Red Hat): TOTP and HOTP with SHA1, SHA256 and SHA512 and any period, but only 6- or
+8-digit codes. Its URI reader refuses other digit counts rather than ignoring them
+(freeotp/freeotp-android ``Token.java``; issue #187 asks for 7 digits). SHA256 works
+(samdjstevens/java-totp#30, privacyidea/privacyidea#3812), and so do other periods
+(springframeworkguru/ssc-brewery#6).
+"""
 
-#: Aegis Authenticator: everything this library writes. Its URI reader accepts SHA1, SHA256 and
-#: SHA512, 1 to 10 digits and any positive period, for TOTP and HOTP, and refuses anything else
-#: (beemdevelopment/Aegis ``OtpInfo.java`` and ``TotpInfo.java``; samdjstevens/java-totp#30).
 AEGIS: Final = CompatibilityProfile(
     name="Aegis",
     short_name="aegis",
@@ -151,9 +151,13 @@ AEGIS: Final = CompatibilityProfile(
     periods=None,
     on_unsupported="refuse",
 )
+"""Aegis Authenticator: everything this library writes. Its URI reader accepts SHA1, SHA256 and
+SHA512, 1 to 10 digits and any positive period, for TOTP and HOTP, and refuses anything else
+(beemdevelopment/Aegis ``OtpInfo.java`` and ``TotpInfo.java``; samdjstevens/java-totp#30).
+"""
 
-#: Every profile above, for listing or lookup by :attr:`CompatibilityProfile.short_name`.
 PROFILES: Final = (GOOGLE_AUTHENTICATOR, MICROSOFT_AUTHENTICATOR, FREEOTP, AEGIS)
+"""Every profile above, for listing or lookup by :attr:`CompatibilityProfile.short_name`."""
 
 
 def check_compatibility(

@@ -1,7 +1,7 @@
 """otpauth:// Key URIs: build them, parse them strictly, and turn them into tokens.
 
 The format is Google's Key URI format (github.com/google/google-authenticator/wiki/Key-Uri-Format),
-which every mainstream authenticator app reads from a QR code::
+which every mainstream authenticator app reads from a QR code:
 
     otpauth://TYPE/LABEL?PARAMETERS
 
@@ -42,9 +42,10 @@ __all__ = ["MAX_URI_LENGTH", "KeyURI", "Kind", "build_uri", "parse_uri"]
 
 Kind = Literal["totp", "hotp"]
 
-#: The longest URI :meth:`KeyURI.parse` reads. A QR code holds at most 2,953 bytes (version 40,
-#: level L), so no scannable Key URI comes near it; the bound keeps every parse fast.
 MAX_URI_LENGTH: Final = 4096
+"""The longest URI :meth:`KeyURI.parse` reads. A QR code holds at most 2,953 bytes (version 40,
+level L), so no scannable Key URI comes near it; the bound keeps every parse fast.
+"""
 
 _SCHEME: Final = "otpauth://"
 _KINDS: Final = frozenset({"totp", "hotp"})
