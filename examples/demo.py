@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 
 from softtoken import TOTP, InvalidCode, Match, PINRejected, _random, generate_key
-from softtoken.app import DEVICE_KEY_LENGTH, Wallet
+from softtoken.app import DEVICE_KEY_LENGTH, CodeResult, Wallet
 from softtoken.pinlock import ENTRUST_LIKE, Outcome, PINProfile, Status
 from softtoken.provisioning import build_uri, parse_uri, qr_text
 from softtoken.unlock import UnlockOutcome, compute_unlock_code
@@ -133,6 +133,18 @@ def persist(wallet: Wallet) -> Wallet:
     )
 
 
+def type_pin(wallet: Wallet, pin: str, now: int) -> tuple[Wallet, CodeResult]:
+    """Type *pin* the safe way: open an attempt and store it, check the PIN, store again.
+
+    Were the app killed between the two stores, the stored wallet would still hold the open
+    attempt, and the next ``begin_attempt`` would count it as a wrong PIN: racing the save never
+    gives a free guess.
+    """
+    wallet = persist(wallet.begin_attempt(SERIAL, now=now))
+    wallet, result = wallet.show_code(SERIAL, pin, now=now)
+    return persist(wallet), result
+
+
 def list_identities(wallet: Wallet) -> None:
     """Print one line per identity: serial, name, status and PIN tries left. No secret."""
     for info in wallet.identities():
@@ -184,8 +196,7 @@ def choose_pin(wallet: Wallet, now: int) -> tuple[Wallet, bool]:
         ok = report(False, "the chosen PIN was refused")
     else:
         print("The PIN chosen at enrolment (not shown) meets the policy; add_key checked it.")
-    wallet, result = wallet.show_code(SERIAL, FIRST_PIN, now=now)
-    wallet = persist(wallet)
+    wallet, result = type_pin(wallet, FIRST_PIN, now)
     ok = report(result.accepted, "the right PIN was not accepted") and ok
     print(f"With that PIN the app shows: {result.code} ({result.remaining_tries} tries left)")
     return wallet, ok
@@ -195,10 +206,10 @@ def lock_with_wrong_pins(wallet: Wallet, now: int) -> tuple[Wallet, bool]:
     """Chapter 9: five wrong PINs in a row lock the identity."""
     max_failures = wallet.profile.lockout.max_failures
     heading(9, f"{max_failures} wrong PINs")
+    print("Each attempt is stored before its PIN is checked, so killing the app mid-check counts.")
     outcomes = []
     for attempt in range(1, max_failures + 1):
-        wallet, result = wallet.show_code(SERIAL, WRONG_PIN, now=now)
-        wallet = persist(wallet)
+        wallet, result = type_pin(wallet, WRONG_PIN, now)
         outcomes.append(result.outcome)
         print(
             f"wrong PIN {attempt}: {result.outcome.value}, "
@@ -206,8 +217,7 @@ def lock_with_wrong_pins(wallet: Wallet, now: int) -> tuple[Wallet, bool]:
         )
     expected = [Outcome.REJECTED] * (max_failures - 1) + [Outcome.LOCKED_NOW]
     ok = report(expected == outcomes, "the wrong PINs did not end in a lock")
-    wallet, result = wallet.show_code(SERIAL, FIRST_PIN, now=now)
-    wallet = persist(wallet)
+    wallet, result = type_pin(wallet, FIRST_PIN, now)
     print(f"Even the right PIN now gets: {result.outcome.value}")
     ok = report(result.outcome is Outcome.STILL_LOCKED, "the locked identity took a PIN") and ok
     list_identities(wallet)
@@ -236,6 +246,8 @@ def unlock_with_new_pin(wallet: Wallet, unlock_code: str, now: int) -> tuple[Wal
     """Chapter 12: unlocking needs a new PIN; the previous PIN is refused and counts no try."""
     heading(12, "Unlock with a new PIN")
     ok = True
+    # As for a PIN, the unlock attempt is stored before the code is tried.
+    wallet = persist(wallet.begin_attempt(SERIAL, now=now, unlock=True))
     try:
         wallet.unlock(SERIAL, unlock_code, new_pin=FIRST_PIN, now=now)
     except PINRejected as error:
@@ -243,6 +255,7 @@ def unlock_with_new_pin(wallet: Wallet, unlock_code: str, now: int) -> tuple[Wal
         print(f"The previous PIN as the new PIN: refused ({', '.join(reasons)}); no try counted.")
     else:
         ok = report(False, "the previous PIN was accepted as the new one")
+    # The refused PIN left the attempt open, so the same attempt goes on with a good new PIN.
     wallet, outcome = wallet.unlock(SERIAL, unlock_code, new_pin=NEW_PIN, now=now)
     wallet = persist(wallet)
     print(f"The unlock code with a good new PIN: {outcome.value}")
@@ -254,15 +267,13 @@ def unlock_with_new_pin(wallet: Wallet, unlock_code: str, now: int) -> tuple[Wal
 def code_after_unlock(wallet: Wallet, secret: bytes, now: int) -> tuple[Wallet, bool]:
     """Chapter 13: the new PIN shows the code, and it is the bank's TOTP code for this time."""
     heading(13, "A code with the new PIN")
-    wallet, result = wallet.show_code(SERIAL, NEW_PIN, now=now)
-    wallet = persist(wallet)
+    wallet, result = type_pin(wallet, NEW_PIN, now)
     expected = TOTP(secret).generate(now)
     print(f"With the new PIN the app shows: {result.code}")
     print(f"The bank's TOTP for the same time:  {expected}")
     ok = report(result.accepted and expected == result.code, "the codes differ")
     # A wrong PIN is counted, so the wallet it returns is the one to keep.
-    wallet, old_result = wallet.show_code(SERIAL, FIRST_PIN, now=now)
-    wallet = persist(wallet)
+    wallet, old_result = type_pin(wallet, FIRST_PIN, now)
     print(f"The old PIN now gets: {old_result.outcome.value}")
     ok = report(old_result.outcome is Outcome.REJECTED, "the old PIN still works") and ok
     return wallet, ok

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -15,11 +16,13 @@ from hypothesis import strategies as st
 
 from softtoken import app, unlock
 from softtoken._encoding import b32encode
-from softtoken.app import CodeResult, Wallet, blob_key_id, device_key_id
+from softtoken.app import CodeResult, IdentityInfo, Wallet, blob_key_id, device_key_id
 from softtoken.exceptions import (
+    AttemptNotOpen,
     DuplicateIdentity,
     InvalidInput,
     InvalidKey,
+    InvalidTime,
     MalformedCode,
     PINRejected,
     SoftTokenError,
@@ -32,6 +35,7 @@ from softtoken.pinlock import (
     ENTRUST_LIKE,
     INSECURE_TEST_KDF,
     PAYSECURE_LIKE,
+    LockoutPolicy,
     Outcome,
     PINProfile,
     PINRejection,
@@ -55,6 +59,41 @@ PAYSECURE = attrs.evolve(PAYSECURE_LIKE, kdf=INSECURE_TEST_KDF)
 NOW = 1_700_000_000
 
 
+def show(w: Wallet, serial: str, pin: str, *, now: int = NOW) -> tuple[Wallet, CodeResult]:
+    """The safe sequence for a PIN: begin an attempt, then show the code."""
+    return w.begin_attempt(serial, now=now).show_code(serial, pin, now=now)
+
+
+def try_unlock(
+    w: Wallet, serial: str, code: str, *, new_pin: str, now: int = NOW
+) -> tuple[Wallet, UnlockOutcome]:
+    """The safe sequence for an unlock code: begin an unlock attempt, then unlock."""
+    return w.begin_attempt(serial, now=now, unlock=True).unlock(
+        serial, code, new_pin=new_pin, now=now
+    )
+
+
+def reload(w: Wallet) -> Wallet:
+    """*w* stored and read back, as an app does between the steps of the safe sequence."""
+    return Wallet.from_bytes(
+        w.to_bytes(), device_key=DEVICE_KEY, profile=w.profile, unlock_policy=w.unlock_policy
+    )
+
+
+def info(w: Wallet, serial: str = SERIAL) -> IdentityInfo:
+    """The listing of one identity."""
+    canonical = unlock.canonical_serial(serial)
+    return next(i for i in w.identities() if i.serial == canonical)
+
+
+def tries(w: Wallet, serial: str = SERIAL) -> list[int]:
+    """The tries spent on each of the identity's reset codes, current first."""
+    canonical = unlock.canonical_serial(serial)
+    keys = next(i.keys for i in w._identities if i.serial == canonical)
+    assert keys is not None
+    return [escrow.tries for escrow in keys.escrows]
+
+
 def wallet(profile: PINProfile = ENTRUST) -> Wallet:
     """A wallet with the seed identity (TOTP) and a second one (HOTP)."""
     empty = Wallet.create(device_key=DEVICE_KEY, profile=profile)
@@ -65,7 +104,7 @@ def wallet(profile: PINProfile = ENTRUST) -> Wallet:
 def locked(w: Wallet, serial: str = SERIAL) -> Wallet:
     """*w* after five wrong PINs on *serial*."""
     for _ in range(5):
-        w, _result = w.show_code(serial, WRONG_PIN, now=NOW)
+        w, _result = show(w, serial, WRONG_PIN)
     return w
 
 
@@ -104,7 +143,7 @@ class TestSeedStory:
         """Add, code, rename, lock after 5 wrong PINs, reset code, bank unlock, new PIN, code."""
         w = Wallet.create(device_key=DEVICE_KEY, profile=ENTRUST)
         w = w.add_key(SERIAL, SECRET, name="TESTING ENROLADO", pin=PIN)
-        w, shown = w.show_code(SERIAL, PIN, now=NOW)
+        w, shown = show(w, SERIAL, PIN)
         assert shown.accepted
         assert TOTP(SECRET).generate(NOW) == shown.code
 
@@ -112,12 +151,12 @@ class TestSeedStory:
         assert [("9317112184", "PRODUBANCO")] == [(i.serial, i.name) for i in w.identities()]
 
         for expected in (4, 3, 2, 1):
-            w, result = w.show_code(SERIAL, WRONG_PIN, now=NOW)
+            w, result = show(w, SERIAL, WRONG_PIN)
             assert (Outcome.REJECTED, expected) == (result.outcome, result.remaining_tries)
-        w, result = w.show_code(SERIAL, WRONG_PIN, now=NOW)
+        w, result = show(w, SERIAL, WRONG_PIN)
         assert Outcome.LOCKED_NOW == result.outcome
         assert Status.LOCKED == status(w, SERIAL)
-        w, result = w.show_code(SERIAL, PIN, now=NOW)
+        w, result = show(w, SERIAL, PIN)
         assert (Outcome.STILL_LOCKED, None) == (result.outcome, result.code)
 
         reset_code = w.reset_code(SERIAL)
@@ -126,23 +165,25 @@ class TestSeedStory:
         assert unlock._damm_valid(reset_code)
         unlock_code = unlock.compute_unlock_code(SECRET, SERIAL, reset_code)
 
+        # Refused new PINs count no try: the one open attempt goes on to the good new PIN.
+        w = w.begin_attempt(SERIAL, now=NOW, unlock=True)
         for refused_pin, reason in (
             ("1111", PINRejection.REPEATED_DIGIT),
             ("1234", PINRejection.SEQUENTIAL),
             (PIN, PINRejection.RECENTLY_USED),
         ):
-            with pytest.raises(PINRejected) as info:
+            with pytest.raises(PINRejected) as refused:
                 w.unlock(SERIAL, unlock_code, new_pin=refused_pin, now=NOW)
-            assert reason in info.value.reasons
+            assert reason in refused.value.reasons
         w, outcome = w.unlock(SERIAL, unlock_code, new_pin=NEW_PIN, now=NOW)
         assert UnlockOutcome.UNLOCKED == outcome
         assert Status.ACTIVE == status(w, SERIAL)
         with pytest.raises(WrongIdentityState):
-            w.unlock(SERIAL, unlock_code, new_pin="8642", now=NOW)
+            try_unlock(w, SERIAL, unlock_code, new_pin="8642")
 
-        w, result = w.show_code(SERIAL, PIN, now=NOW)
+        w, result = show(w, SERIAL, PIN)
         assert Outcome.REJECTED == result.outcome
-        w, shown = w.show_code(SERIAL, NEW_PIN, now=NOW + 30)
+        w, shown = show(w, SERIAL, NEW_PIN, now=NOW + 30)
         assert TOTP(SECRET).generate(NOW + 30) == shown.code
 
     def test_default_kdf_parameters_work(self) -> None:
@@ -150,7 +191,7 @@ class TestSeedStory:
         w = Wallet.create(device_key=DEVICE_KEY, profile=ENTRUST_LIKE)
         w = w.add_key(SERIAL, SECRET, name="PRODUBANCO", pin=PIN)
         w = Wallet.from_bytes(w.to_bytes(), device_key=DEVICE_KEY, profile=ENTRUST_LIKE)
-        w, shown = w.show_code(SERIAL, PIN, now=NOW)
+        w, shown = show(w, SERIAL, PIN)
         assert TOTP(SECRET).generate(NOW) == shown.code
 
 
@@ -160,11 +201,11 @@ class TestLockout:
         w = locked(wallet(PAYSECURE))
         assert Status.WIPED == status(w, SERIAL)
         assert Status.ACTIVE == status(w, OTHER_SERIAL)
-        w, result = w.show_code(SERIAL, PIN, now=NOW)
+        w, result = show(w, SERIAL, PIN)
         assert (Outcome.WIPED, None) == (result.outcome, result.code)
         with pytest.raises(WrongIdentityState):
             w.reset_code(SERIAL)
-        w, shown = w.show_code(OTHER_SERIAL, PIN, now=NOW)
+        w, shown = show(w, OTHER_SERIAL, PIN)
         assert HOTP(OTHER_SECRET).generate(0) == shown.code
 
     def test_wipe_erases_keys_in_the_stored_wallet(self) -> None:
@@ -179,7 +220,7 @@ class TestLockout:
         """Locking one identity leaves the other's PIN and code untouched."""
         w = locked(wallet())
         assert (Status.LOCKED, Status.ACTIVE) == (status(w, SERIAL), status(w, OTHER_SERIAL))
-        w, shown = w.show_code(OTHER_SERIAL, PIN, now=NOW)
+        w, shown = show(w, OTHER_SERIAL, PIN)
         assert shown.accepted
 
     def test_hotp_counter_advances(self) -> None:
@@ -187,7 +228,7 @@ class TestLockout:
         w = wallet()
         codes = []
         for _ in range(3):
-            w, shown = w.show_code(OTHER_SERIAL, PIN, now=NOW)
+            w, shown = show(w, OTHER_SERIAL, PIN)
             w = Wallet.from_bytes(w.to_bytes(), device_key=DEVICE_KEY, profile=ENTRUST)
             codes.append(shown.code)
         assert [HOTP(OTHER_SECRET).generate(n) for n in range(3)] == codes
@@ -202,7 +243,7 @@ class TestUnlock:
         for _ in range(3):
             seen.append(w.reset_code(SERIAL))
             for _ in range(3):
-                w, outcome = w.unlock(SERIAL, wrong_code(bank_code(w)), new_pin=NEW_PIN, now=NOW)
+                w, outcome = try_unlock(w, SERIAL, wrong_code(bank_code(w)), new_pin=NEW_PIN)
                 outcomes.append(outcome)
         reject, new, wipe = UnlockOutcome.REJECTED, UnlockOutcome.NEW_RESET_CODE, UnlockOutcome.WIPE
         assert [reject, reject, new, reject, reject, new, reject, reject, wipe] == outcomes
@@ -215,44 +256,49 @@ class TestUnlock:
         w = locked(wallet())
         stale = bank_code(w)
         for _ in range(3):
-            w, _outcome = w.unlock(SERIAL, wrong_code(stale), new_pin=NEW_PIN, now=NOW)
-        w, outcome = w.unlock(SERIAL, stale, new_pin=NEW_PIN, now=NOW)
+            w, _outcome = try_unlock(w, SERIAL, wrong_code(stale), new_pin=NEW_PIN)
+        w, outcome = try_unlock(w, SERIAL, stale, new_pin=NEW_PIN)
         assert UnlockOutcome.REJECTED == outcome
-        w, outcome = w.unlock(SERIAL, bank_code(w), new_pin=NEW_PIN, now=NOW)
+        w, outcome = try_unlock(w, SERIAL, bank_code(w), new_pin=NEW_PIN)
         assert UnlockOutcome.UNLOCKED == outcome
 
     def test_used_reset_code_never_works_again(self) -> None:
         """After an unlock and a new lock, the old unlock code is refused; the reset code is new."""
         w = locked(wallet())
         first_reset, first_code = w.reset_code(SERIAL), bank_code(w)
-        w, _outcome = w.unlock(SERIAL, first_code, new_pin=NEW_PIN, now=NOW)
+        w, _outcome = try_unlock(w, SERIAL, first_code, new_pin=NEW_PIN)
         w = locked(w)
         assert first_reset not in {
             e.reset_code for i in w._identities if i.keys for e in i.keys.escrows
         }
-        w, outcome = w.unlock(SERIAL, first_code, new_pin="8642", now=NOW)
+        w, outcome = try_unlock(w, SERIAL, first_code, new_pin="8642")
         assert UnlockOutcome.REJECTED == outcome
 
     def test_unlock_code_of_other_identity_is_refused(self) -> None:
         """An unlock code computed with another identity's secret does not unlock."""
         w = locked(wallet())
         code = unlock.compute_unlock_code(OTHER_SECRET, SERIAL, w.reset_code(SERIAL))
-        w, outcome = w.unlock(SERIAL, code, new_pin=NEW_PIN, now=NOW)
+        w, outcome = try_unlock(w, SERIAL, code, new_pin=NEW_PIN)
         assert UnlockOutcome.REJECTED == outcome
 
     def test_malformed_code_counts_nothing(self) -> None:
         """A code that is not 8 digits raises MalformedCode and leaves no trace."""
-        w = locked(wallet())
+        w = locked(wallet()).begin_attempt(SERIAL, now=NOW, unlock=True)
         with pytest.raises(MalformedCode):
             w.unlock(SERIAL, "1234567", new_pin=NEW_PIN, now=NOW)
         with pytest.raises(TypeError):
             w.unlock(SERIAL, 12345678, new_pin=NEW_PIN, now=NOW)  # type: ignore[arg-type]
+        # The attempt is still open, and the bank's code still unlocks in it.
+        w, outcome = w.unlock(SERIAL, bank_code(w), new_pin=NEW_PIN, now=NOW)
+        assert UnlockOutcome.UNLOCKED == outcome
 
     def test_unlock_needs_a_locked_identity(self) -> None:
         """Unlocking and reading a reset code are refused while the identity is active."""
         w = wallet()
         with pytest.raises(WrongIdentityState):
             w.unlock(SERIAL, "12345678", new_pin=NEW_PIN, now=NOW)
+        with pytest.raises(WrongIdentityState):
+            w.begin_attempt(SERIAL, now=NOW, unlock=True)
         with pytest.raises(WrongIdentityState):
             w.reset_code(SERIAL)
 
@@ -270,8 +316,249 @@ class TestUnlock:
         w = Wallet.create(device_key=DEVICE_KEY, profile=ENTRUST, unlock_policy=policy)
         w = locked(w.add_key(SERIAL, SECRET, name="PRODUBANCO", pin=PIN))
         code = unlock.compute_unlock_code(SECRET, SERIAL, w.reset_code(SERIAL), digits=6)
-        w, outcome = w.unlock(SERIAL, code, new_pin=NEW_PIN, now=NOW)
+        w, outcome = try_unlock(w, SERIAL, code, new_pin=NEW_PIN)
         assert UnlockOutcome.UNLOCKED == outcome
+
+
+LOCKOUT_WITH_DELAY = PINProfile(
+    ENTRUST.pin, LockoutPolicy(max_failures=5, delays=[30]), kdf=INSECURE_TEST_KDF
+)
+
+
+class TestPINAttempts:
+    """A PIN attempt is stored open before the PIN is checked (decision 7)."""
+
+    def test_interrupted_attempt_counts_as_a_wrong_pin(self) -> None:
+        """begin, store, load, begin again: the first attempt is counted as a wrong PIN."""
+        w = reload(wallet().begin_attempt(SERIAL, now=NOW))
+        assert (5, True) == (info(w).remaining_tries, info(w).attempt_open)
+
+        w = reload(w.begin_attempt(SERIAL, now=NOW))
+
+        assert (4, True) == (info(w).remaining_tries, info(w).attempt_open)
+
+    def test_right_pin_lost_before_the_save_still_counts(self) -> None:
+        """A right PIN whose result was never stored is counted as wrong by the next begin."""
+        stored = reload(wallet().begin_attempt(SERIAL, now=NOW))
+        _lost, shown = stored.show_code(SERIAL, PIN, now=NOW)
+        assert shown.accepted
+
+        w = reload(stored.begin_attempt(SERIAL, now=NOW))
+
+        assert 4 == info(w).remaining_tries
+
+    @pytest.mark.parametrize(
+        ("profile", "expected"),
+        [(ENTRUST, Status.LOCKED), (PAYSECURE, Status.WIPED)],
+        ids=["entrust-locks", "paysecure-wipes"],
+    )
+    def test_five_interrupted_attempts_reach_the_limit(
+        self, profile: PINProfile, expected: Status
+    ) -> None:
+        """Five attempts begun and never finished lock (ENTRUST_LIKE) or wipe (PAYSECURE_LIKE)
+        the identity at the next begin, and leave the other identity alone."""
+        w = wallet(profile)
+        for _ in range(5):
+            w = reload(w.begin_attempt(SERIAL, now=NOW))
+        assert (Status.ACTIVE, 1) == (status(w, SERIAL), info(w).remaining_tries)
+
+        w = reload(w.begin_attempt(SERIAL, now=NOW))
+
+        assert (expected, False) == (status(w, SERIAL), info(w).attempt_open)
+        assert (Status.ACTIVE, 5) == (
+            status(w, OTHER_SERIAL),
+            info(w, OTHER_SERIAL).remaining_tries,
+        )
+        w, result = w.show_code(SERIAL, PIN, now=NOW)
+        assert None is result.code
+
+    def test_interrupted_wipe_erases_the_keys(self) -> None:
+        """A wipe reached through interrupted attempts erases the identity's keys too."""
+        w = wallet(PAYSECURE)
+        for _ in range(6):
+            w = reload(w.begin_attempt(SERIAL, now=NOW))
+
+        keys = {i.serial: i.keys for i in w._identities}
+        assert None is keys["9317112184"]
+        assert None is not keys["5550100007"]
+
+    def test_interrupted_lock_gives_a_reset_code_that_unlocks(self) -> None:
+        """A lock reached through interrupted attempts unlocks like any other."""
+        w = wallet()
+        for _ in range(6):
+            w = reload(w.begin_attempt(SERIAL, now=NOW))
+
+        w, outcome = try_unlock(w, SERIAL, bank_code(w), new_pin=NEW_PIN)
+
+        assert UnlockOutcome.UNLOCKED == outcome
+
+    def test_right_pin_after_begin_resets_and_closes(self) -> None:
+        """After two wrong PINs, begin and the right PIN give the code, 5 tries and no attempt."""
+        w, _ = show(wallet(), SERIAL, WRONG_PIN)
+        w, _ = show(w, SERIAL, WRONG_PIN)
+        assert 3 == info(w).remaining_tries
+
+        w, shown = reload(w.begin_attempt(SERIAL, now=NOW)).show_code(SERIAL, PIN, now=NOW)
+
+        assert TOTP(SECRET).generate(NOW) == shown.code
+        assert (5, False) == (info(w).remaining_tries, info(w).attempt_open)
+        with pytest.raises(AttemptNotOpen):
+            w.show_code(SERIAL, PIN, now=NOW)
+
+    def test_wrong_pin_closes_the_attempt(self) -> None:
+        """A wrong PIN is counted and closes the attempt, so the next check needs a new one."""
+        w, result = show(wallet(), SERIAL, WRONG_PIN)
+
+        assert (Outcome.REJECTED, False) == (result.outcome, info(w).attempt_open)
+        with pytest.raises(AttemptNotOpen):
+            w.show_code(SERIAL, WRONG_PIN, now=NOW)
+
+    @pytest.mark.parametrize("pin", [PIN, WRONG_PIN])
+    def test_show_code_without_an_attempt_evaluates_nothing(self, pin: str) -> None:
+        """show_code with no open attempt raises AttemptNotOpen and counts nothing."""
+        w = wallet()
+
+        with pytest.raises(AttemptNotOpen):
+            w.show_code(SERIAL, pin, now=NOW)
+
+        assert 5 == info(w).remaining_tries
+
+    def test_attempt_is_per_identity(self) -> None:
+        """An attempt opened for one identity does not let the other's PIN be checked."""
+        w = wallet().begin_attempt(SERIAL, now=NOW)
+
+        with pytest.raises(AttemptNotOpen):
+            w.show_code(OTHER_SERIAL, PIN, now=NOW)
+
+    def test_locked_identity_is_reported_without_an_attempt(self) -> None:
+        """A locked identity opens no PIN attempt, and show_code reports STILL_LOCKED anyway."""
+        w = locked(wallet())
+
+        assert w == w.begin_attempt(SERIAL, now=NOW)
+        w, result = w.show_code(SERIAL, PIN, now=NOW)
+        assert (Outcome.STILL_LOCKED, None) == (result.outcome, result.code)
+
+    def test_waiting_identity_opens_nothing_and_reports_too_soon(self) -> None:
+        """Within a delay, begin opens nothing and show_code reports TOO_SOON unevaluated."""
+        w = Wallet.create(device_key=DEVICE_KEY, profile=LOCKOUT_WITH_DELAY)
+        w = w.add_key(SERIAL, SECRET, name="PRODUBANCO", pin=PIN)
+        w, _ = show(w, SERIAL, WRONG_PIN)
+
+        w = w.begin_attempt(SERIAL, now=NOW + 10)
+        w, result = w.show_code(SERIAL, PIN, now=NOW + 10)
+
+        assert (Outcome.TOO_SOON, False, 4) == (
+            result.outcome,
+            info(w).attempt_open,
+            info(w).remaining_tries,
+        )
+
+    def test_begin_checks_its_arguments(self) -> None:
+        """An unknown serial, a non-bool unlock flag and a naive time are refused."""
+        w = wallet()
+        with pytest.raises(UnknownIdentity):
+            w.begin_attempt("12345", now=NOW)
+        with pytest.raises(TypeError):
+            w.begin_attempt(SERIAL, now=NOW, unlock=1)  # type: ignore[arg-type]
+        with pytest.raises(InvalidTime):
+            w.begin_attempt(SERIAL, now=dt.datetime(2024, 1, 1))
+
+    def test_check_new_pin_needs_no_attempt(self) -> None:
+        """check_new_pin evaluates no secret, so it works without an attempt and opens none."""
+        w = wallet()
+        w.check_new_pin(SERIAL, NEW_PIN)
+        assert not info(w).attempt_open
+
+
+class TestUnlockAttempts:
+    """An unlock code attempt is stored open before the code is tried (decision 7)."""
+
+    def test_unlock_without_an_attempt_evaluates_nothing(self) -> None:
+        """unlock with no open attempt raises AttemptNotOpen, even for the bank's right code."""
+        w = locked(wallet())
+
+        with pytest.raises(AttemptNotOpen):
+            w.unlock(SERIAL, bank_code(w), new_pin=NEW_PIN, now=NOW)
+
+        assert Status.LOCKED == status(w, SERIAL)
+
+    def test_pin_attempt_is_not_an_unlock_attempt(self) -> None:
+        """A PIN attempt cannot be used to try an unlock code, nor the reverse."""
+        w = locked(wallet())
+        with pytest.raises(AttemptNotOpen):
+            w.begin_attempt(SERIAL, now=NOW).unlock(SERIAL, bank_code(w), new_pin=NEW_PIN, now=NOW)
+        opened = w.begin_attempt(SERIAL, now=NOW, unlock=True)
+        assert info(opened).attempt_open
+        with pytest.raises(WrongIdentityState):
+            wallet().begin_attempt(SERIAL, now=NOW, unlock=True)
+
+    def test_interrupted_unlock_attempts_spend_reset_codes_then_wipe(self) -> None:
+        """Each interrupted unlock attempt is one wrong code: three use up a reset code (no
+        attempt is then opened), and after the last reset code the identity is wiped."""
+        w = locked(wallet())
+        seen, opened = [], []
+        for _ in range(12):
+            if status(w, SERIAL) is Status.LOCKED:
+                seen.append(w.reset_code(SERIAL))
+            w = reload(w.begin_attempt(SERIAL, now=NOW, unlock=True))
+            opened.append(info(w).attempt_open)
+
+        assert [True, True, True, False] * 2 + [True, True, True, False] == opened
+        assert 3 == len(set(seen))
+        assert Status.WIPED == status(w, SERIAL)
+        assert Status.ACTIVE == status(w, OTHER_SERIAL)
+
+    def test_interrupted_and_wrong_codes_share_the_tries(self) -> None:
+        """One interrupted attempt and two wrong codes use up a reset code, as three wrong do."""
+        w = locked(wallet())
+        first = w.reset_code(SERIAL)
+        w = reload(w.begin_attempt(SERIAL, now=NOW, unlock=True))
+
+        w, second = try_unlock(w, SERIAL, wrong_code(bank_code(w)), new_pin=NEW_PIN)
+        w, third = try_unlock(w, SERIAL, wrong_code(bank_code(w)), new_pin=NEW_PIN)
+
+        assert (UnlockOutcome.REJECTED, UnlockOutcome.NEW_RESET_CODE) == (second, third)
+        assert first != w.reset_code(SERIAL)
+
+    def test_code_lost_before_the_save_still_counts(self) -> None:
+        """The bank's right code, tried but never stored, is counted as wrong at the next begin;
+        the same reset code still unlocks within its tries."""
+        stored = reload(locked(wallet()).begin_attempt(SERIAL, now=NOW, unlock=True))
+        _lost, outcome = stored.unlock(SERIAL, bank_code(stored), new_pin=NEW_PIN, now=NOW)
+        assert UnlockOutcome.UNLOCKED == outcome
+
+        w = reload(stored.begin_attempt(SERIAL, now=NOW, unlock=True))
+
+        assert [1, 0, 0] == tries(w)
+        w, outcome = w.unlock(SERIAL, bank_code(w), new_pin=NEW_PIN, now=NOW)
+        assert UnlockOutcome.UNLOCKED == outcome
+
+    def test_refused_new_pin_keeps_the_attempt_and_counts_nothing(self) -> None:
+        """A refused new PIN leaves the attempt open for the next code, and spends no try."""
+        w = reload(locked(wallet()).begin_attempt(SERIAL, now=NOW, unlock=True))
+        with pytest.raises(PINRejected):
+            w.unlock(SERIAL, bank_code(w), new_pin=PIN, now=NOW)
+
+        w, outcome = w.unlock(SERIAL, wrong_code(bank_code(w)), new_pin=NEW_PIN, now=NOW)
+
+        assert UnlockOutcome.REJECTED == outcome
+        assert [1, 0, 0] == tries(w)
+
+    def test_wrong_code_closes_the_attempt(self) -> None:
+        """A wrong code is counted and closes the attempt."""
+        w = locked(wallet())
+        w, outcome = try_unlock(w, SERIAL, wrong_code(bank_code(w)), new_pin=NEW_PIN)
+
+        assert (UnlockOutcome.REJECTED, False) == (outcome, info(w).attempt_open)
+        with pytest.raises(AttemptNotOpen):
+            w.unlock(SERIAL, bank_code(w), new_pin=NEW_PIN, now=NOW)
+
+    def test_unlock_closes_the_attempt(self) -> None:
+        """A successful unlock leaves an ACTIVE identity with no attempt open."""
+        w = locked(wallet())
+        w, _ = try_unlock(w, SERIAL, bank_code(w), new_pin=NEW_PIN)
+
+        assert (Status.ACTIVE, False) == (status(w, SERIAL), info(w).attempt_open)
 
 
 class TestEditing:
@@ -282,7 +569,7 @@ class TestEditing:
             uri, serial=SERIAL, pin=PIN
         )
         assert "Produbanco" == w.identities()[0].name
-        w, shown = w.show_code(SERIAL, PIN, now=NOW)
+        w, shown = show(w, SERIAL, PIN)
         assert TOTP(SECRET, algorithm="sha256", digits=8).generate(NOW) == shown.code
 
     def test_add_hotp_uri_keeps_counter(self) -> None:
@@ -290,7 +577,7 @@ class TestEditing:
         uri = build_uri(SECRET, account="ana", kind="hotp", counter=7)
         w = Wallet.create(device_key=DEVICE_KEY, profile=ENTRUST)
         w = w.add_uri(uri, serial=SERIAL, pin=PIN, name="Mine")
-        w, shown = w.show_code(SERIAL, PIN, now=NOW)
+        w, shown = show(w, SERIAL, PIN)
         assert HOTP(SECRET).generate(7) == shown.code
 
     def test_add_refuses_bad_pin(self) -> None:
@@ -327,7 +614,7 @@ class TestEditing:
         w = wallet().delete(SERIAL)
         assert ["5550100007"] == [i.serial for i in w.identities()]
         with pytest.raises(UnknownIdentity):
-            w.show_code(SERIAL, PIN, now=NOW)
+            show(w, SERIAL, PIN)
 
     def test_unknown_identity(self) -> None:
         """Every operation on an unknown serial raises UnknownIdentity."""
@@ -342,10 +629,53 @@ class TestBlob:
     def test_round_trip(self) -> None:
         """A wallet read back from its blob equals the original, in every state."""
         w = locked(wallet())
-        w, _outcome = w.unlock(SERIAL, wrong_code(bank_code(w)), new_pin=NEW_PIN, now=NOW)
+        w, _outcome = try_unlock(w, SERIAL, wrong_code(bank_code(w)), new_pin=NEW_PIN)
         back = Wallet.from_bytes(w.to_bytes(), device_key=DEVICE_KEY, profile=ENTRUST)
         assert w == back
         assert w.reset_code(SERIAL) == back.reset_code(SERIAL)
+
+    def test_open_attempts_survive_the_blob(self) -> None:
+        """An open PIN attempt and an open unlock attempt are both read back from the blob."""
+        w = locked(wallet()).begin_attempt(SERIAL, now=NOW, unlock=True)
+        w = w.begin_attempt(OTHER_SERIAL, now=NOW)
+
+        back = reload(w)
+
+        assert w == back
+        assert [True, True] == [i.attempt_open for i in back.identities()]
+
+    @pytest.mark.parametrize("value", [1, 2, 255])
+    def test_unlock_attempt_flag_is_parsed_strictly(self, value: int) -> None:
+        """An unlock attempt flag on an active identity, or a flag other than 0 or 1, is
+        refused as WalletCorrupt."""
+        body = open_body(wallet().to_bytes())
+        # The flag follows each identity's 27-byte lockout state, itself prefixed by its length.
+        state = b"\x00\x1bPL\x02"
+        position = body.index(state) + 2 + 27
+        assert 0 == body[position]
+        edited = body[:position] + bytes([value]) + body[position + 1 :]
+
+        with pytest.raises(WalletCorrupt):
+            Wallet.from_bytes(reseal(edited), device_key=DEVICE_KEY, profile=ENTRUST)
+
+    def test_unlock_attempt_flag_round_trips_when_locked(self) -> None:
+        """The same byte set to 1 on a locked identity reads back as an open unlock attempt."""
+        w = locked(wallet())
+        body = open_body(w.to_bytes())
+        position = body.index(b"\x00\x1bPL\x02") + 2 + 27
+        edited = body[:position] + b"\x01" + body[position + 1 :]
+
+        back = Wallet.from_bytes(reseal(edited), device_key=DEVICE_KEY, profile=ENTRUST)
+
+        assert back == w.begin_attempt(SERIAL, now=NOW, unlock=True)
+
+    def test_format_one_is_refused(self) -> None:
+        """A blob of format 1, from before open attempts were stored, is refused."""
+        blob = BLOB[:8] + b"\x01" + BLOB[9:]
+        assert 2 == BLOB[8]
+
+        with pytest.raises(WalletCorrupt):
+            Wallet.from_bytes(blob, device_key=DEVICE_KEY, profile=ENTRUST)
 
     def test_blobs_are_fresh(self) -> None:
         """Two blobs of the same wallet differ (fresh nonce), and carry the device key's id."""
@@ -450,7 +780,7 @@ class TestSave:
             raise OSError("injected failure")
 
         monkeypatch.setattr(os, "replace", broken_replace)
-        new, _result = old.show_code(SERIAL, WRONG_PIN, now=NOW)
+        new, _result = show(old, SERIAL, WRONG_PIN)
         with pytest.raises(OSError, match="injected failure"):
             new.save(path)
         assert before == path.read_bytes()
@@ -480,7 +810,7 @@ class TestNoLeaks:
         """Wallet, results and identity listings never show a key, code or reset code."""
         w = locked(wallet())
         reset_code = w.reset_code(SERIAL)
-        w2, shown = wallet().show_code(SERIAL, PIN, now=NOW)
+        w2, shown = show(wallet(), SERIAL, PIN)
         assert shown.code is not None
         texts = [repr(w), str(w), repr(w2), repr(shown), repr(w.identities()), repr(w._identities)]
         forbidden = [
@@ -504,6 +834,8 @@ class TestNoLeaks:
             lambda: Wallet.from_bytes(BLOB, device_key=OTHER_DEVICE_KEY),
             lambda: w.unlock(SERIAL, "99999999", new_pin="1111", now=NOW),
             lambda: w.unlock(SERIAL, "9999999", new_pin=NEW_PIN, now=NOW),
+            lambda: w.unlock(SERIAL, "99999999", new_pin=NEW_PIN, now=NOW),
+            lambda: wallet().show_code(SERIAL, "1111", now=NOW),
             lambda: w.rename("77777-1", "x"),
             lambda: w.rename(SERIAL, "bad\nname"),
             lambda: w.add_key(SERIAL, SECRET, name="dup", pin=NEW_PIN),

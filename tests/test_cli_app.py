@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import re
 import stat
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import attrs
@@ -14,9 +16,10 @@ import pytest
 
 from softtoken import HOTP, TOTP, _random, cli
 from softtoken._encoding import b32encode
+from softtoken.app import CodeResult, IdentityInfo, Wallet
 from softtoken.pinlock import ENTRUST_LIKE, INSECURE_TEST_KDF, PAYSECURE_LIKE
 from softtoken.provisioning import build_uri
-from softtoken.unlock import compute_unlock_code
+from softtoken.unlock import UnlockOutcome, compute_unlock_code
 from tests.utils import Result, Terminal
 
 # The identity's secret and the device key must never show up in any output.
@@ -77,6 +80,16 @@ class App:
         result = self("list", *argv)
         assert 0 == result.status
         return [line.split("\t") for line in result.out.splitlines()]
+
+    def unlock(self, code: str, pin: str = NEW_PIN) -> Result:
+        return self("unlock", "--serial", SERIAL, "--unlock-code", code, stdin=pin + "\n")
+
+    def stored(self, profile: str = "entrust") -> IdentityInfo:
+        """The identity as the wallet file holds it now."""
+        device_key = self.device_key.read_bytes()
+        wallet = Wallet.load(self.wallet, device_key=device_key, profile=cli._APP_PROFILES[profile])
+        (info,) = wallet.identities()
+        return info
 
 
 @pytest.fixture
@@ -375,6 +388,172 @@ class TestLockAndUnlock:
         assert [] == [s for s in spellings(SECRET) + spellings(device_key) if s in text]
         pins = (PIN, NEW_PIN, WRONG_PIN)
         assert [] == [pin for pin in pins if re.search(rf"(?<!\d){pin}(?!\d)", text)]
+
+
+def crash_after_the_check(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make show_code and unlock check the secret, then die before the command saves."""
+    show_code, unlock = Wallet.show_code, Wallet.unlock
+
+    def show_then_die(
+        self: Wallet, serial: str, pin: str, *, now: int | dt.datetime
+    ) -> tuple[Wallet, CodeResult]:
+        show_code(self, serial, pin, now=now)
+        raise KeyboardInterrupt
+
+    def unlock_then_die(
+        self: Wallet, serial: str, code: str, *, new_pin: str, now: int | dt.datetime
+    ) -> tuple[Wallet, UnlockOutcome]:
+        unlock(self, serial, code, new_pin=new_pin, now=now)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Wallet, "show_code", show_then_die)
+    monkeypatch.setattr(Wallet, "unlock", unlock_then_die)
+
+
+class TestInterruptedRuns:
+    """A run killed between its two saves is counted by the next run (no free guesses)."""
+
+    @pytest.fixture
+    def crashing(self, app: App) -> Callable[[bool], None]:
+        """Turns the crash after the check on (True) or off (False)."""
+        originals = (Wallet.show_code, Wallet.unlock)
+
+        def switch(on: bool) -> None:
+            if on:
+                crash_after_the_check(app.monkeypatch)
+            else:
+                app.monkeypatch.setattr(Wallet, "show_code", originals[0])
+                app.monkeypatch.setattr(Wallet, "unlock", originals[1])
+
+        return switch
+
+    def test_crashed_code_run_is_counted_as_a_wrong_pin(
+        self, app: App, crashing: Callable[[bool], None]
+    ) -> None:
+        """The PIN checked by a killed run is stored as an open attempt, counted by the next."""
+        app.enrol()
+        crashing(True)
+        crashed = app.code(WRONG_PIN)
+        assert (cli.EXIT_INTERRUPTED, "") == (crashed.status, crashed.out)
+        assert app.stored().attempt_open
+        crashing(False)
+
+        result = app.code(WRONG_PIN)
+
+        assert "wrong PIN; 3 tries left" in result.err
+        assert not app.stored().attempt_open
+
+    def test_right_pin_works_after_a_crash(
+        self, app: App, crashing: Callable[[bool], None]
+    ) -> None:
+        """After a killed run, the right PIN still shows the code and clears the count."""
+        app.enrol()
+        crashing(True)
+        app.code(PIN)
+        crashing(False)
+
+        result = app.code(PIN)
+
+        assert (0, TOTP(SECRET).generate(NOW) + "\n") == (result.status, result.out)
+        assert "5" == app.listing()[0][2]
+
+    @pytest.mark.parametrize(("profile", "status"), [("entrust", "locked"), ("paysecure", "wiped")])
+    def test_five_crashed_runs_reach_the_limit(
+        self, app: App, crashing: Callable[[bool], None], profile: str, status: str
+    ) -> None:
+        """Five killed runs, even with the right PIN, lock (entrust) or wipe (paysecure)."""
+        app.enrol("--profile", profile)
+        crashing(True)
+        statuses = [app.code(PIN, "--profile", profile).status for _ in range(5)]
+        crashing(False)
+
+        after = app.code(PIN, "--profile", profile)
+
+        assert [cli.EXIT_INTERRUPTED] * 5 == statuses
+        assert (1, "") == (after.status, after.out)
+        assert status == app.listing("--profile", profile)[0][1]
+
+    def test_malformed_pin_opens_no_attempt(self, app: App) -> None:
+        """A PIN refused for its shape leaves no open attempt behind to be counted later."""
+        app.enrol()
+        assert 2 == app.code("12a4").status
+        assert not app.stored().attempt_open
+        assert "wrong PIN; 4 tries left" in app.code(WRONG_PIN).err
+
+    def lock(self, app: App) -> str:
+        """Lock the identity; return its reset code."""
+        app.enrol()
+        for _ in range(5):
+            app.code(WRONG_PIN)
+        return app("reset-code", "--serial", SERIAL).out.strip()
+
+    def test_crashed_unlock_counts_as_a_wrong_code(
+        self, app: App, crashing: Callable[[bool], None]
+    ) -> None:
+        """A killed unlock run, even with the bank's right code, is one wrong code: with two
+        wrong codes after it, the reset code is used up."""
+        reset = self.lock(app)
+        right = compute_unlock_code(SECRET, SERIAL, reset)
+        wrong = f"{(int(right) + 1) % 10**8:08d}"
+        crashing(True)
+        assert cli.EXIT_INTERRUPTED == app.unlock(right).status
+        crashing(False)
+
+        results = [app.unlock(wrong) for _ in range(2)]
+
+        assert [1, 1] == [r.status for r in results]
+        assert "reset code is used up" in results[-1].err
+        assert reset != app("reset-code", "--serial", SERIAL).out.strip()
+
+    def test_crashed_unlocks_use_up_reset_codes_then_wipe(
+        self, app: App, crashing: Callable[[bool], None]
+    ) -> None:
+        """Three killed unlock runs use up a reset code; the run after says so and tries
+        nothing; after the last reset code the identity is wiped."""
+        resets, messages = [self.lock(app)], []
+        for round_ in range(3):
+            right = compute_unlock_code(SECRET, SERIAL, resets[-1])
+            crashing(True)
+            assert [cli.EXIT_INTERRUPTED] * 3 == [app.unlock(right).status for _ in range(3)]
+            crashing(False)
+            result = app.unlock(right)
+            assert (1, "") == (result.status, result.out)
+            messages.append(result.err)
+            if round_ < 2:
+                resets.append(app("reset-code", "--serial", SERIAL).out.strip())
+
+        assert 3 == len(set(resets))
+        assert "reset code is used up" in messages[0]
+        assert "reset code is used up" in messages[1]
+        assert "the identity was wiped" in messages[2]
+        assert "wiped" == app.listing()[0][1]
+
+    def test_bank_code_for_the_new_reset_code_unlocks(
+        self, app: App, crashing: Callable[[bool], None]
+    ) -> None:
+        """After crashed runs used up a reset code, the bank's answer to the new one unlocks."""
+        reset = self.lock(app)
+        crashing(True)
+        for _ in range(3):
+            app.unlock(compute_unlock_code(SECRET, SERIAL, reset))
+        crashing(False)
+        app.unlock(compute_unlock_code(SECRET, SERIAL, reset))
+        new_reset = app("reset-code", "--serial", SERIAL).out.strip()
+
+        result = app.unlock(compute_unlock_code(SECRET, SERIAL, new_reset))
+
+        assert (0, "unlocked\n") == (result.status, result.out)
+
+    def test_refused_new_pin_and_malformed_code_open_no_attempt(self, app: App) -> None:
+        """A new PIN the policy refuses, or a malformed code, exits 2 and leaves no attempt."""
+        reset = self.lock(app)
+        right = compute_unlock_code(SECRET, SERIAL, reset)
+
+        assert 2 == app.unlock(right, pin=PIN).status
+        assert 2 == app.unlock("12").status
+
+        assert not app.stored().attempt_open
+        assert (0, "unlocked\n") == app.unlock(right)[:2]
 
 
 class TestAsProcess:

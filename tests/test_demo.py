@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import importlib.util
 import re
 import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import attrs
 import pytest
 
 from softtoken import TOTP, _random
 from softtoken._encoding import b32encode
-from softtoken.pinlock import ENTRUST_LIKE, INSECURE_TEST_KDF
-from softtoken.unlock import compute_unlock_code
+from softtoken.app import CodeResult, Wallet
+from softtoken.pinlock import ENTRUST_LIKE, INSECURE_TEST_KDF, Status
+from softtoken.unlock import UnlockOutcome, compute_unlock_code
 
 DEMO = Path(__file__).parent.parent / "examples" / "demo.py"
 
@@ -173,6 +176,46 @@ class TestAppChapters:
         text = chapter(capsys.readouterr().out, 13)
         assert f"With the new PIN the app shows: {TOTP(SECRET).generate(NOW)}\n" in text
         assert "The old PIN now gets: rejected" in text
+
+    def test_every_check_is_made_on_a_stored_attempt(
+        self, demo: ModuleType, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Each PIN (chapters 8, 9, 13) and unlock code (chapter 12) is checked on a wallet just
+        read back from its blob, after begin_attempt: the safe sequence."""
+        stored: list[Wallet] = []
+        checked: list[bool] = []
+        from_bytes, show_code, unlock = Wallet.from_bytes, Wallet.show_code, Wallet.unlock
+
+        def recording_from_bytes(data: bytes, **kwargs: Any) -> Wallet:
+            wallet = from_bytes(data, **kwargs)
+            stored.append(wallet)
+            return wallet
+
+        def recording_show_code(
+            self: Wallet, serial: str, pin: str, *, now: int | dt.datetime
+        ) -> tuple[Wallet, CodeResult]:
+            # A locked identity opens no PIN attempt; show_code then evaluates nothing.
+            info = self.identities()[0]
+            opened = info.attempt_open or info.status is Status.LOCKED
+            checked.append(any(self is wallet for wallet in stored) and opened)
+            return show_code(self, serial, pin, now=now)
+
+        def recording_unlock(
+            self: Wallet, serial: str, code: str, *, new_pin: str, now: int | dt.datetime
+        ) -> tuple[Wallet, UnlockOutcome]:
+            checked.append(
+                any(self is wallet for wallet in stored) and self.identities()[0].attempt_open
+            )
+            return unlock(self, serial, code, new_pin=new_pin, now=now)
+
+        monkeypatch.setattr(Wallet, "from_bytes", staticmethod(recording_from_bytes))
+        monkeypatch.setattr(Wallet, "show_code", recording_show_code)
+        monkeypatch.setattr(Wallet, "unlock", recording_unlock)
+
+        assert 0 == demo.main()
+        # One right PIN, five wrong and one while locked, two unlock tries, two PINs after.
+        assert [True] * 11 == checked
+        assert "stored before its PIN is checked" in chapter(capsys.readouterr().out, 9)
 
     def test_unexpected_outcome_fails(
         self, demo: ModuleType, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch

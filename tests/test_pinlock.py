@@ -9,6 +9,7 @@ library: 9,970 PINs under the default policy, 9,969 once one previous PIN is rem
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import itertools
 import struct
@@ -29,6 +30,7 @@ from hypothesis.stateful import (
 
 from softtoken import _random, pinlock
 from softtoken.exceptions import (
+    AttemptNotOpen,
     InvalidInput,
     InvalidPINRecord,
     InvalidTime,
@@ -56,6 +58,7 @@ from softtoken.pinlock import (
     PINRejection,
     PINVerifier,
     Status,
+    begin_attempt,
     enter_pin,
     refusal,
     remaining_tries,
@@ -650,50 +653,95 @@ class TestLockoutState:
     """The persisted lockout state and its strict encoding."""
 
     def test_fresh_state_is_active_and_clean(self) -> None:
-        """LockoutState() is ACTIVE with no failures, episode, delay or version."""
-        assert (Status.ACTIVE, 0, 0, 0, 0) == attrs.astuple(LockoutState(), recurse=False)
+        """LockoutState() is ACTIVE with no failures, episode, delay, open attempt or version."""
+        assert (Status.ACTIVE, 0, 0, 0, False, 0) == attrs.astuple(LockoutState(), recurse=False)
 
     @given(
         status=st.sampled_from(Status),
         failures=st.integers(0, 2**16 - 1),
         episode=st.integers(1, 2**32 - 1),
         not_before=st.integers(0, 2**64 - 1),
+        attempt_open=st.booleans(),
         version=st.integers(0, 2**64 - 1),
     )
     def test_round_trips_through_bytes(
-        self, status: Status, failures: int, episode: int, not_before: int, version: int
+        self,
+        status: Status,
+        failures: int,
+        episode: int,
+        not_before: int,
+        attempt_open: bool,
+        version: int,
     ) -> None:
-        """Every valid state decodes to itself from its 26-byte encoding."""
+        """Every valid state decodes to itself from its 27-byte encoding."""
         if status is not Status.ACTIVE:
+            not_before = 0
+            attempt_open = False
+        if attempt_open:
             not_before = 0
         state = LockoutState(
             status=status,
             failures=failures,
             episode=episode,
             not_before=not_before,
+            attempt_open=attempt_open,
             version=version,
         )
 
         data = state.to_bytes()
 
-        assert 26 == len(data)
+        assert 27 == len(data)
         assert state == LockoutState.from_bytes(data)
+
+    def test_encoding_layout(self) -> None:
+        """The documented layout: tag, format 2, status, flags, failures, episode, not_before,
+        version, big-endian."""
+        state = LockoutState(failures=2, episode=3, attempt_open=True, version=7)
+
+        expected = b"PL" + bytes([2, 0, 1]) + (2).to_bytes(2, "big") + (3).to_bytes(4, "big")
+        expected += (0).to_bytes(8, "big") + (7).to_bytes(8, "big")
+        assert expected == state.to_bytes()
 
     @pytest.mark.parametrize(
         "fields",
         [
-            ("XL", 1, 0, 0, 0, 0, 0),
-            ("PL", 2, 0, 0, 0, 0, 0),
-            ("PL", 1, 3, 0, 0, 0, 0),
-            ("PL", 1, 1, 5, 0, 0, 0),
-            ("PL", 1, 2, 5, 1, 7, 0),
+            ("XL", 2, 0, 0, 0, 0, 0, 0),
+            ("PL", 1, 0, 0, 0, 0, 0, 0),
+            ("PL", 3, 0, 0, 0, 0, 0, 0),
+            ("PL", 2, 3, 0, 0, 0, 0, 0),
+            ("PL", 2, 0, 2, 0, 0, 0, 0),
+            ("PL", 2, 0, 0x81, 0, 0, 0, 0),
+            ("PL", 2, 1, 0, 5, 0, 0, 0),
+            ("PL", 2, 2, 0, 5, 1, 7, 0),
+            ("PL", 2, 1, 1, 5, 1, 0, 0),
+            ("PL", 2, 2, 1, 5, 0, 0, 0),
+            ("PL", 2, 0, 1, 1, 0, 9, 0),
         ],
-        ids=["tag", "format", "status", "locked-without-episode", "wiped-with-delay"],
+        ids=[
+            "tag",
+            "format-1",
+            "format-3",
+            "status",
+            "unknown-flag",
+            "flag-bits-beyond-the-first",
+            "locked-without-episode",
+            "wiped-with-delay",
+            "locked-with-open-attempt",
+            "wiped-with-open-attempt",
+            "open-attempt-with-delay",
+        ],
     )
     def test_bad_fields_are_typed_errors(self, fields: tuple[Any, ...]) -> None:
-        """A wrong tag, format or status, or inconsistent fields raise InvalidPINRecord."""
+        """A wrong tag, format, status or flags, or inconsistent fields raise InvalidPINRecord."""
         tag, *rest = fields
-        data = struct.pack(">2sBBHIQQ", tag.encode(), *rest)
+        data = struct.pack(">2sBBBHIQQ", tag.encode(), *rest)
+
+        with pytest.raises(InvalidPINRecord):
+            LockoutState.from_bytes(data)
+
+    def test_format_one_is_refused(self) -> None:
+        """A 26-byte format-1 state, from before open attempts were recorded, is refused."""
+        data = struct.pack(">2sBBHIQQ", b"PL", 1, 0, 0, 0, 0, 0)
 
         with pytest.raises(InvalidPINRecord):
             LockoutState.from_bytes(data)
@@ -717,12 +765,26 @@ class TestLockoutState:
 
     @pytest.mark.parametrize(
         "kwargs",
-        [{"failures": -1}, {"episode": 2**32}, {"status": Status.LOCKED}, {"version": 2**64}],
+        [
+            {"failures": -1},
+            {"episode": 2**32},
+            {"status": Status.LOCKED},
+            {"version": 2**64},
+            {"status": Status.LOCKED, "episode": 1, "attempt_open": True},
+            {"status": Status.WIPED, "attempt_open": True},
+            {"not_before": 5, "attempt_open": True},
+        ],
     )
     def test_constructor_refuses_out_of_range(self, kwargs: dict[str, Any]) -> None:
-        """Values that cannot be encoded, or a lock without an episode, are refused."""
+        """Values that cannot be encoded, a lock without an episode, or an open attempt that is
+        not ACTIVE or has a delay, are refused."""
         with pytest.raises(InvalidInput):
             LockoutState(**kwargs)
+
+    def test_attempt_open_must_be_bool(self) -> None:
+        """attempt_open=1 is a TypeError, not a truthy flag."""
+        with pytest.raises(TypeError):
+            LockoutState(attempt_open=1)  # type: ignore[arg-type]
 
 
 def run(
@@ -738,6 +800,8 @@ def run(
 
 WRONG = Event.WRONG_PIN
 GOOD = Event.GOOD_PIN
+BEGIN = Event.BEGIN
+OPEN = LockoutState(attempt_open=True, version=1)
 
 
 class TestStep:
@@ -899,6 +963,177 @@ class TestStep:
         assert refusal(policy, waiting, T0 + 30) is None
 
 
+class TestBeginEvent:
+    """BEGIN opens an attempt before a PIN is compared, and counts an interrupted one."""
+
+    def test_begin_opens_an_attempt(self) -> None:
+        """BEGIN on a clean state is OPENED: attempt_open, nothing counted, one version on."""
+        outcome, state = step(LockoutPolicy(), LockoutState(), BEGIN, T0)
+
+        assert (Outcome.OPENED, OPEN) == (outcome, state)
+
+    def test_interrupted_attempt_counts_as_a_wrong_pin(self) -> None:
+        """BEGIN on an open attempt counts it as one wrong PIN, then opens the next, as one
+        change."""
+        outcome, state = step(LockoutPolicy(), OPEN, BEGIN, T0)
+
+        assert Outcome.OPENED == outcome
+        assert LockoutState(failures=1, attempt_open=True, version=2) == state
+
+    @pytest.mark.parametrize(
+        ("policy", "last", "status"),
+        [
+            (ENTRUST_LIKE.lockout, Outcome.LOCKED_NOW, Status.LOCKED),
+            (PAYSECURE_LIKE.lockout, Outcome.WIPED_NOW, Status.WIPED),
+        ],
+        ids=["entrust-locks", "paysecure-wipes"],
+    )
+    def test_five_interrupted_attempts_reach_the_limit(
+        self, policy: LockoutPolicy, last: Outcome, status: Status
+    ) -> None:
+        """Five attempts opened and never finished lock (or wipe) at the sixth BEGIN, which
+        opens nothing."""
+        outcomes, state = run(policy, LockoutState(), *[(BEGIN, T0)] * 6)
+
+        assert [Outcome.OPENED] * 5 + [last] == outcomes
+        assert (status, 5, False) == (state.status, state.failures, state.attempt_open)
+
+    def test_interrupted_attempts_lock_in_a_new_episode(self) -> None:
+        """A lock reached through interrupted attempts is a new episode, like any other."""
+        _, state = run(ENTRUST_LIKE.lockout, LockoutState(), *[(BEGIN, T0)] * 6)
+
+        assert 1 == state.episode
+
+    @pytest.mark.parametrize(
+        ("state", "outcome"),
+        [
+            (LockoutState(status=Status.LOCKED, failures=5, episode=1), Outcome.STILL_LOCKED),
+            (LockoutState(status=Status.WIPED, failures=5), Outcome.WIPED),
+            (LockoutState(failures=1, not_before=T0 + 30), Outcome.TOO_SOON),
+        ],
+        ids=["locked", "wiped", "waiting"],
+    )
+    def test_refused_states_open_nothing(self, state: LockoutState, outcome: Outcome) -> None:
+        """BEGIN is refused exactly as refusal() refuses a PIN, and changes nothing."""
+        policy = LockoutPolicy(delays=[30])
+
+        assert (outcome, state) == step(policy, state, BEGIN, T0)
+        assert refusal(policy, state, T0) == step(policy, state, BEGIN, T0)
+
+    def test_interrupted_attempt_starts_the_delay(self) -> None:
+        """Counting an interrupted attempt starts its delay, so the new attempt is TOO_SOON."""
+        policy = LockoutPolicy(delays=[30])
+
+        outcome, state = step(policy, OPEN, BEGIN, T0)
+
+        assert (Outcome.TOO_SOON, 1, T0 + 30, False) == (
+            outcome,
+            state.failures,
+            state.not_before,
+            state.attempt_open,
+        )
+
+    def test_begin_after_the_delay_clears_it(self) -> None:
+        """Once the wait has passed, BEGIN opens an attempt and clears the stale not_before."""
+        waiting = LockoutState(failures=1, not_before=T0 + 30)
+
+        outcome, state = step(LockoutPolicy(delays=[30]), waiting, BEGIN, T0 + 30)
+
+        assert (Outcome.OPENED, 0, True) == (outcome, state.not_before, state.attempt_open)
+
+    @pytest.mark.parametrize(
+        ("event", "outcome", "failures"),
+        [(GOOD, Outcome.ACCEPTED, 0), (WRONG, Outcome.REJECTED, 3)],
+    )
+    def test_evaluating_a_pin_closes_the_attempt(
+        self, event: Event, outcome: Outcome, failures: int
+    ) -> None:
+        """A good or wrong PIN closes the open attempt, counting as it always does."""
+        opened = LockoutState(failures=2, attempt_open=True, version=4)
+
+        result, state = step(LockoutPolicy(), opened, event, T0)
+
+        assert (outcome, failures, False, 5) == (
+            result,
+            state.failures,
+            state.attempt_open,
+            state.version,
+        )
+
+    def test_step_does_not_require_an_open_attempt(self) -> None:
+        """The low-level step still evaluates PINs without an attempt; enter_pin does not."""
+        assert Outcome.REJECTED == step(LockoutPolicy(), LockoutState(), WRONG, T0)[0]
+
+    def test_wipe_closes_the_attempt(self) -> None:
+        """WIPE from an open attempt leaves a WIPED state with no attempt open."""
+        outcome, state = step(LockoutPolicy(), OPEN, Event.WIPE, T0)
+
+        assert (Outcome.WIPED_NOW, Status.WIPED, False) == (
+            outcome,
+            state.status,
+            state.attempt_open,
+        )
+
+    def test_clock_moved_back_never_refuses_an_open_attempt(self) -> None:
+        """An open attempt has no delay, so a PIN typed at an earlier clock is still evaluated."""
+        policy = LockoutPolicy(delays=[30])
+        _, opened = step(policy, LockoutState(failures=1, not_before=T0), BEGIN, T0)
+
+        assert Outcome.REJECTED == step(policy, opened, WRONG, T0 - 86_400)[0]
+
+
+class TestBeginAttempt:
+    """The safe path's first half: open, or raise as enter_pin raises, with the state to store."""
+
+    def test_returns_the_opened_state(self) -> None:
+        """On a usable state it returns what step(BEGIN) gives."""
+        assert OPEN == begin_attempt(LockoutPolicy(), LockoutState(), T0)
+
+    @pytest.mark.parametrize(
+        ("state", "error", "outcome"),
+        [
+            (LockoutState(status=Status.LOCKED, episode=1), PINLocked, Outcome.STILL_LOCKED),
+            (LockoutState(status=Status.WIPED), PINWiped, Outcome.WIPED),
+            (LockoutState(failures=1, not_before=T0 + 30), PINDelayed, Outcome.TOO_SOON),
+        ],
+    )
+    def test_refusals_raise_like_enter_pin(
+        self, state: LockoutState, error: type[PINNotAccepted], outcome: Outcome
+    ) -> None:
+        """Locked, wiped and waiting states raise the error enter_pin raises, with the state."""
+        with pytest.raises(error) as info:
+            begin_attempt(LockoutPolicy(delays=[30]), state, T0)
+
+        assert (outcome, state) == (info.value.outcome, info.value.state)
+
+    @pytest.mark.parametrize(
+        ("policy", "error", "outcome"),
+        [
+            (ENTRUST_LIKE.lockout, PINLocked, Outcome.LOCKED_NOW),
+            (PAYSECURE_LIKE.lockout, PINWiped, Outcome.WIPED_NOW),
+        ],
+    )
+    def test_interrupted_last_attempt_raises_with_the_limit_state(
+        self, policy: LockoutPolicy, error: type[PINNotAccepted], outcome: Outcome
+    ) -> None:
+        """An interrupted fifth attempt raises LOCKED_NOW or WIPED_NOW, carrying the state."""
+        opened = LockoutState(failures=4, attempt_open=True, version=8)
+
+        with pytest.raises(error) as info:
+            begin_attempt(policy, opened, T0)
+
+        assert (outcome, 5, 9) == (
+            info.value.outcome,
+            info.value.state.failures,
+            info.value.state.version,
+        )
+
+    def test_wrong_types_are_type_errors(self) -> None:
+        """The policy and the state are type-checked."""
+        with pytest.raises(TypeError):
+            begin_attempt("policy", LockoutState(), T0)  # type: ignore[arg-type]
+
+
 class TestLockoutProperties:
     """Invariants of step over random event sequences."""
 
@@ -922,9 +1157,45 @@ class TestLockoutProperties:
         assert evaluated <= policy.max_failures
         assert (evaluated == policy.max_failures) == (state.status is not Status.ACTIVE)
 
+    @given(
+        fields=strategies.lockout_policy_fields,
+        gaps=st.lists(st.integers(-60, 120), min_size=1, max_size=40),
+    )
+    def test_only_max_failures_attempts_open_when_no_result_is_ever_stored(
+        self, fields: dict[str, Any], gaps: list[int]
+    ) -> None:
+        """An attacker who opens attempts and kills the app before any result is stored gets
+        at most max_failures attempts (so PIN checks), whatever the timing."""
+        policy = LockoutPolicy(**{**fields, "on_limit": OnLimit(fields["on_limit"])})
+        state, now, opened = LockoutState(), T0, 0
+        for gap in gaps:
+            now = max(0, now + gap)
+            outcome, state = step(policy, state, BEGIN, now)
+            opened += outcome is Outcome.OPENED
+
+        assert opened <= policy.max_failures
+
+    @given(
+        fields=strategies.lockout_policy_fields,
+        gaps=st.lists(st.integers(-60, 120), min_size=1, max_size=40),
+    )
+    def test_every_abandoned_attempt_is_counted_or_still_open(
+        self, fields: dict[str, Any], gaps: list[int]
+    ) -> None:
+        """After any run of BEGINs, each attempt opened is a counted failure or the open one."""
+        policy = LockoutPolicy(**{**fields, "on_limit": OnLimit(fields["on_limit"])})
+        state, now, opened = LockoutState(), T0, 0
+        for gap in gaps:
+            now = max(0, now + gap)
+            outcome, state = step(policy, state, BEGIN, now)
+            opened += outcome is Outcome.OPENED
+
+        assert opened == state.failures + state.attempt_open
+
 
 class TestEnterPIN:
-    """The safe path: refuse before hashing, compare, step, raise with the state to store."""
+    """The safe path: refuse before hashing, require an open attempt, compare, step, raise with
+    the state to store."""
 
     @pytest.fixture
     def verifier(self) -> PINVerifier:
@@ -945,21 +1216,23 @@ class TestEnterPIN:
         return calls
 
     def test_good_pin_returns_the_reset_state(self, verifier: PINVerifier) -> None:
-        """A good PIN returns the next state, with the count cleared."""
-        state = LockoutState(failures=3, version=3)
+        """A good PIN returns the next state, with the count cleared and the attempt closed."""
+        state = LockoutState(failures=3, attempt_open=True, version=3)
 
         new = enter_pin("2468", verifier=verifier, policy=LockoutPolicy(), state=state, now=T0)
 
         assert LockoutState(failures=0, version=4) == new
 
     def test_wrong_pin_raises_with_the_counted_state(self, verifier: PINVerifier) -> None:
-        """A wrong PIN raises WrongPIN carrying REJECTED and the counted state."""
+        """A wrong PIN raises WrongPIN carrying REJECTED and the counted, closed state."""
         with pytest.raises(WrongPIN) as info:
-            enter_pin(
-                "1357", verifier=verifier, policy=LockoutPolicy(), state=LockoutState(), now=T0
-            )
+            enter_pin("1357", verifier=verifier, policy=LockoutPolicy(), state=OPEN, now=T0)
 
-        assert (Outcome.REJECTED, 1) == (info.value.outcome, info.value.state.failures)
+        assert (Outcome.REJECTED, 1, False) == (
+            info.value.outcome,
+            info.value.state.failures,
+            info.value.state.attempt_open,
+        )
         assert "1357" not in str(info.value)
 
     def test_last_wrong_pin_raises_locked(self, verifier: PINVerifier) -> None:
@@ -969,7 +1242,7 @@ class TestEnterPIN:
                 "1357",
                 verifier=verifier,
                 policy=LockoutPolicy(),
-                state=LockoutState(failures=4),
+                state=LockoutState(failures=4, attempt_open=True),
                 now=T0,
             )
 
@@ -985,7 +1258,7 @@ class TestEnterPIN:
                 "1357",
                 verifier=verifier,
                 policy=PAYSECURE_LIKE.lockout,
-                state=LockoutState(failures=4),
+                state=LockoutState(failures=4, attempt_open=True),
                 now=T0,
             )
 
@@ -1019,11 +1292,32 @@ class TestEnterPIN:
     def test_every_refusal_is_a_softtoken_error(self, verifier: PINVerifier) -> None:
         """PINNotAccepted and its subclasses are SoftTokenErrors, not ValueErrors."""
         with pytest.raises(SoftTokenError) as info:
-            enter_pin(
-                "1357", verifier=verifier, policy=LockoutPolicy(), state=LockoutState(), now=T0
-            )
+            enter_pin("1357", verifier=verifier, policy=LockoutPolicy(), state=OPEN, now=T0)
 
         assert not isinstance(info.value, ValueError)
+
+    @pytest.mark.parametrize("pin", ["2468", "1357"])
+    def test_no_open_attempt_evaluates_nothing(
+        self, verifier: PINVerifier, hashed: list[str], pin: str
+    ) -> None:
+        """Without an open attempt, the right or a wrong PIN raises AttemptNotOpen unhashed."""
+        with pytest.raises(AttemptNotOpen) as info:
+            enter_pin(pin, verifier=verifier, policy=LockoutPolicy(), state=LockoutState(), now=T0)
+
+        assert [] == hashed
+        assert isinstance(info.value, InvalidInput)
+        assert pin not in str(info.value)
+
+    def test_safe_sequence_survives_a_lost_result(self, verifier: PINVerifier) -> None:
+        """begin, store, check, lose the result: the stored state counts the check when the
+        next attempt begins."""
+        stored = begin_attempt(LockoutPolicy(), LockoutState(), T0)
+        # The app checks the right PIN, then dies before storing what enter_pin returned.
+        enter_pin("2468", verifier=verifier, policy=LockoutPolicy(), state=stored, now=T0)
+
+        stored = begin_attempt(LockoutPolicy(), stored, T0)
+
+        assert (1, 4) == (stored.failures, remaining_tries(LockoutPolicy(), stored))
 
     def test_int_pin_is_a_type_error(self, verifier: PINVerifier) -> None:
         """An int PIN is a TypeError."""
@@ -1072,6 +1366,7 @@ class Model:
     failures: int = 0
     episode: int = 0
     wait_until: int = 0
+    attempt_open: bool = False
 
     def wait_after(self, failures: int) -> int:
         """The scheduled wait after *failures* wrong PINs; the last entry repeats."""
@@ -1080,19 +1375,17 @@ class Model:
         padded = self.schedule + [self.schedule[-1]] * self.max_failures
         return padded[failures - 1]
 
-    def attempt(self, good: bool, now: int) -> str:
-        """A PIN attempt at *now*; returns the outcome's name."""
-        if self.status != "active":
-            return {"locked": "STILL_LOCKED", "wiped": "WIPED"}[self.status]
+    def too_soon(self, now: int) -> bool:
+        """Whether an attempt at *now* must wait; a clock gone back shortens the stored wait."""
         if now < self.wait_until:
             self.wait_until = min(self.wait_until, now + self.wait_after(self.failures))
-            if now < self.wait_until:
-                return "TOO_SOON"
-        if good:
-            self.failures, self.wait_until = 0, 0
-            return "ACCEPTED"
+        return now < self.wait_until
+
+    def count_wrong(self, now: int) -> str:
+        """One more wrong PIN; returns the outcome's name."""
         self.failures += 1
         self.wait_until = 0
+        self.attempt_open = False
         if self.failures == self.max_failures:
             if self.wipe_at_limit:
                 self.status = "wiped"
@@ -1103,6 +1396,30 @@ class Model:
         if self.wait_after(self.failures):
             self.wait_until = now + self.wait_after(self.failures)
         return "REJECTED"
+
+    def attempt(self, good: bool, now: int) -> str:
+        """A PIN attempt at *now*; returns the outcome's name."""
+        if self.status != "active":
+            return {"locked": "STILL_LOCKED", "wiped": "WIPED"}[self.status]
+        if self.too_soon(now):
+            return "TOO_SOON"
+        if good:
+            self.failures, self.wait_until, self.attempt_open = 0, 0, False
+            return "ACCEPTED"
+        return self.count_wrong(now)
+
+    def begin(self, now: int) -> str:
+        """An attempt is opened at *now*; one left open was interrupted and is a wrong PIN."""
+        if self.status != "active":
+            return {"locked": "STILL_LOCKED", "wiped": "WIPED"}[self.status]
+        if self.attempt_open:
+            counted = self.count_wrong(now)
+            if counted != "REJECTED":
+                return counted
+        if self.too_soon(now):
+            return "TOO_SOON"
+        self.attempt_open, self.wait_until = True, 0
+        return "OPENED"
 
     def unlock(self) -> str:
         """An unlock code was accepted."""
@@ -1115,12 +1432,23 @@ class Model:
         """A wipe was requested."""
         if self.status == "wiped":
             return "WIPED"
-        self.status, self.wait_until = "wiped", 0
+        self.status, self.wait_until, self.attempt_open = "wiped", 0, False
         return "WIPED_NOW"
 
 
+# The PIN the stateful machine's app knows; any other is wrong.
+MACHINE_PIN = "2468"
+MACHINE_WRONG_PIN = "1357"
+
+
 class LockoutMachine(RuleBasedStateMachine):
-    """Drives step and the Model side by side, with a clock that can also go backwards."""
+    """Drives step and the Model side by side, with a clock that can also go backwards.
+
+    ``self.state`` is what the app has stored. Besides plain events, the machine runs the safe
+    path as an app does (begin_attempt, store, enter_pin, store) and can kill it after the PIN
+    was checked and before the result was stored: the attacker then knows the answer, and the
+    restarted app begins a new attempt on the stored state.
+    """
 
     def __init__(self) -> None:
         super().__init__()
@@ -1128,7 +1456,11 @@ class LockoutMachine(RuleBasedStateMachine):
         self.model = Model(5, wipe_at_limit=False, schedule=[])
         self.state = LockoutState()
         self.now = T0
+        self.verifier = fast_verifier(MACHINE_PIN)
         self.wrong_evaluated_in_episode = 0
+        self.evaluated_in_episode = 0
+        # (failures before, failures after) for each BEGIN that found an attempt open.
+        self.abandoned: list[tuple[int, int]] = []
         self.was_wiped = False
         self.last_episode = 0
 
@@ -1142,21 +1474,46 @@ class LockoutMachine(RuleBasedStateMachine):
             schedule=list(fields["delays"]),
         )
 
+    def store(self, before: LockoutState, after: LockoutState, *, begun: bool = False) -> None:
+        """Store *after*, checking version bookkeeping; note what a BEGIN did to an open one."""
+        if after == before:
+            assert before is after
+        else:
+            assert before.version + 1 == after.version
+        if begun and before.attempt_open:
+            self.abandoned.append((before.failures, after.failures))
+        self.state = after
+
     def apply(self, event: Event, gap: int) -> Outcome:
         """Advance the clock by *gap* (maybe negative), step, and check version bookkeeping."""
         self.now = max(0, self.now + gap)
         before = self.state
-        outcome, self.state = step(self.policy, before, event, self.now)
-        if self.state == before:
-            assert before is self.state
-        else:
-            assert before.version + 1 == self.state.version
+        outcome, after = step(self.policy, before, event, self.now)
+        self.store(before, after, begun=event is BEGIN)
         return outcome
+
+    def count_evaluation(self, good: bool) -> None:
+        """A PIN was compared; whoever typed it learnt the answer."""
+        self.evaluated_in_episode += 1
+        self.wrong_evaluated_in_episode += int(not good)
+
+    def end_episode(self) -> None:
+        """A stored ACCEPTED or UNLOCKED starts a new count of guesses."""
+        self.evaluated_in_episode = 0
+        self.wrong_evaluated_in_episode = 0
 
     # Hypothesis picks rules evenly, and a wipe ends the interesting part of a run. One rule
     # with weighted kinds makes wrong PINs common and wipes rare, so runs often lock and unlock.
     @rule(
-        kind=st.sampled_from(["wrong"] * 6 + ["good"] * 2 + ["unlock"] * 2 + ["wipe"]),
+        kind=st.sampled_from(
+            ["wrong"] * 6
+            + ["good"] * 2
+            + ["unlock"] * 2
+            + ["wipe"]
+            + ["begin"] * 3
+            + ["interrupted-wrong"] * 3
+            + ["interrupted-good"]
+        ),
         gap=st.integers(-40, 90),
     )
     def happen(self, kind: str, gap: int) -> None:
@@ -1167,6 +1524,12 @@ class LockoutMachine(RuleBasedStateMachine):
         elif kind == "wipe":
             outcome = self.apply(Event.WIPE, gap)
             assert self.model.wipe() == outcome.name
+        elif kind == "begin":
+            outcome = self.apply(BEGIN, gap)
+            assert self.model.begin(self.now) == outcome.name
+        elif kind.startswith("interrupted"):
+            self.interrupted_attempt(kind == "interrupted-good", gap)
+            return
         else:
             good = kind == "good"
             outcome = self.apply(GOOD if good else WRONG, gap)
@@ -1174,26 +1537,70 @@ class LockoutMachine(RuleBasedStateMachine):
             # After any PIN attempt the wait is at most the longest delay, even if the clock
             # went backwards.
             assert self.state.not_before <= self.now + max(self.policy.delays, default=0)
-        if outcome in {Outcome.REJECTED, Outcome.LOCKED_NOW, Outcome.WIPED_NOW}:
-            self.wrong_evaluated_in_episode += int(kind == "wrong")
-        elif outcome in {Outcome.ACCEPTED, Outcome.UNLOCKED}:
-            self.wrong_evaluated_in_episode = 0
+            if outcome in {Outcome.REJECTED, Outcome.LOCKED_NOW, Outcome.WIPED_NOW}:
+                self.count_evaluation(good)
+        if outcome in {Outcome.ACCEPTED, Outcome.UNLOCKED}:
+            self.end_episode()
+
+    def interrupted_attempt(self, good: bool, gap: int) -> None:
+        """The safe path killed between the check and the second store, then restarted."""
+        self.now = max(0, self.now + gap)
+        before = self.state
+        try:
+            opened = begin_attempt(self.policy, before, self.now)
+        except PINNotAccepted as refused:
+            outcome, opened = refused.outcome, refused.state
+        else:
+            outcome = Outcome.OPENED
+        self.store(before, opened, begun=True)
+        assert self.model.begin(self.now) == outcome.name
+        if outcome is not Outcome.OPENED:
+            return
+        # The PIN is checked and the answer seen; the state enter_pin returns is never stored.
+        pin = MACHINE_PIN if good else MACHINE_WRONG_PIN
+        with contextlib.suppress(PINNotAccepted):
+            enter_pin(pin, verifier=self.verifier, policy=self.policy, state=opened, now=self.now)
+        self.count_evaluation(good)
+        # The app starts again and opens the next attempt on what was stored.
+        outcome = self.apply(BEGIN, 0)
+        assert self.model.begin(self.now) == outcome.name
 
     @invariant()
     def state_matches_model(self) -> None:
-        """status, failures, episode and not_before are what the model says."""
+        """status, failures, episode, not_before and attempt_open are what the model says."""
         m = self.model
-        assert (m.status, m.failures, m.episode, m.wait_until) == (
+        assert (m.status, m.failures, m.episode, m.wait_until, m.attempt_open) == (
             self.state.status.value,
             self.state.failures,
             self.state.episode,
             self.state.not_before,
+            self.state.attempt_open,
         )
 
     @invariant()
     def never_more_than_max_failures_wrong_pins_evaluated_per_episode(self) -> None:
-        """Between good PINs and unlocks, at most max_failures wrong PINs are evaluated."""
+        """Between good PINs and unlocks, at most max_failures wrong PINs are evaluated, counting
+        those whose result the app never stored."""
         assert self.wrong_evaluated_in_episode <= self.policy.max_failures
+
+    @invariant()
+    def an_attempt_opened_and_never_finished_counts_as_a_wrong_pin(self) -> None:
+        """A BEGIN that finds an attempt open counts it: exactly one more failure."""
+        assert [(before, before + 1) for before, _ in self.abandoned] == self.abandoned
+        self.abandoned = []
+
+    @invariant()
+    def abandoned_attempts_never_give_more_than_max_failures_evaluations_per_episode(
+        self,
+    ) -> None:
+        """Between stored good PINs and unlocks, no sequence of opened-and-abandoned attempts
+        yields more than max_failures PIN checks, right or wrong."""
+        assert self.evaluated_in_episode <= self.policy.max_failures
+
+    @invariant()
+    def every_check_not_accepted_is_counted_in_the_stored_state(self) -> None:
+        """Each PIN checked since the episode began is a failure in the stored state."""
+        assert self.evaluated_in_episode <= self.state.failures
 
     @invariant()
     def wiped_is_terminal(self) -> None:

@@ -6,6 +6,7 @@ from importlib.metadata import version as _version
 
 from softtoken._encoding import b32decode, b32encode, hexdecode
 from softtoken.exceptions import (
+    AttemptNotOpen,
     CompatibilityWarning,
     IncompatibleURI,
     InvalidCode,
@@ -35,6 +36,7 @@ __all__ = [
     "HOTP",
     "OCRA",
     "TOTP",
+    "AttemptNotOpen",
     "CompatibilityWarning",
     "IncompatibleURI",
     "InvalidCode",

@@ -44,7 +44,8 @@ Design decisions, and why:
    with the lock episode in the associated data. It stores R, never U. When locked, the app shows
    the first unused R (:meth:`Wallet.reset_code`). The code the user types is tried by unwrapping
    that escrow: AES-GCM authentication is the comparison, constant-time by construction. A wrong
-   code counts a try in the returned wallet, which the caller persists before telling the user.
+   code counts a try in the returned wallet, which the caller persists before telling the user
+   (and the try is already at stake before the code is tried: decision 7).
    After ``max_tries`` wrong codes the reset code is deleted and the next one is shown; after the
    last one the identity is wiped. A reset code that unlocked is deleted at once, so it works once.
 
@@ -55,15 +56,17 @@ Design decisions, and why:
 
 4. **Unlock and the new PIN are one step.** :meth:`Wallet.unlock` takes the unlock code and the
    new PIN together. The new PIN is checked against the PIN policy and the PIN history first; a
-   refused PIN raises :class:`~softtoken.exceptions.PINRejected` and counts no try. Only then is
-   the code tried, and on success the DEK is wrapped under the new PIN and fresh escrows are made
-   for the next episode, in the same transition. So the DEK never waits in a stored state with no
-   PIN on it, and a crash between "unlocked" and "new PIN chosen" cannot strand an identity. An
-   app may call :meth:`Wallet.check_new_pin` to validate the PIN as the user types it.
+   refused PIN raises :class:`~softtoken.exceptions.PINRejected` and counts no try: the open
+   attempt (decision 7) stays open, and the same attempt may go on with another new PIN. Only
+   then is the code tried, and on success the DEK is wrapped under the new PIN and fresh
+   escrows are made for the next episode, in the same transition. So the DEK never waits in a
+   stored state with no PIN on it, and a crash between "unlocked" and "new PIN chosen" cannot
+   strand an identity. An app may call :meth:`Wallet.check_new_pin` to validate the PIN as the
+   user types it, and should before :meth:`Wallet.begin_attempt` if it may stop at a refusal.
 
 5. **One authenticated blob.** :meth:`Wallet.to_bytes` writes::
 
-       magic b"STWALLET" | format 1 (1 byte) | key id (8 bytes) | nonce (12 bytes) | AES-GCM body
+       magic b"STWALLET" | format 2 (1 byte) | key id (8 bytes) | nonce (12 bytes) | AES-GCM body
 
    The body is encrypted under HKDF-SHA256(device_key, info=b"softtoken/app/wallet/v1") with the
    29 header bytes as associated data. The key id is HKDF-SHA256(device_key,
@@ -73,12 +76,29 @@ Design decisions, and why:
    :class:`~softtoken.exceptions.WalletCorrupt` for anything tampered, truncated, of another
    format or sealed under another key, and never returns partial data. :meth:`Wallet.save` writes
    a temporary file in the same directory, fsyncs it and renames it over the old one, so a crash
-   or an error leaves the previous file whole.
+   or an error leaves the previous file whole. Format 2 records open attempts (decision 7);
+   format 1, which did not, was never released and is refused.
 
 6. **Pure transitions.** A :class:`Wallet` is a frozen value. Every operation that changes state
    returns a new wallet (and an outcome); persist it before showing the user anything. Time is
    always the ``now`` parameter (int Unix seconds or an aware datetime); nothing reads a clock,
    and all randomness comes from :mod:`softtoken._random`.
+
+7. **An attempt is stored before its secret is checked** (S7, S10, S11), as a smart card
+   decrements its retry counter before it verifies. Checking a PIN or an unlock code takes
+   three steps: :meth:`Wallet.begin_attempt` returns a wallet with an attempt open for the
+   identity, which the caller persists; then :meth:`Wallet.show_code` or :meth:`Wallet.unlock`
+   checks the secret and closes the attempt, and the caller persists that wallet before telling
+   the user. If the app is killed between the two saves, the stored wallet still holds the open
+   attempt, and the next :meth:`Wallet.begin_attempt` counts it as a wrong PIN (which may lock
+   or wipe) or a wrong unlock code (one try of the current reset code, which may move to the
+   next reset code or wipe). Racing the save therefore never gives a free guess, and the bounds
+   of 5 PINs and 3 tries x 3 reset codes hold. ``show_code`` and ``unlock`` raise
+   :class:`~softtoken.exceptions.AttemptNotOpen` when no attempt of their kind is open (a PIN
+   attempt while ACTIVE, an unlock attempt while LOCKED); ``show_code`` still reports a locked,
+   wiped or waiting identity without one, since it evaluates nothing then.
+   :meth:`Wallet.check_new_pin` evaluates no secret and needs no attempt. Restoring an older
+   blob (a rollback by someone holding the file) is outside what the blob can prevent.
 
 No secret (key, DEK, device key, PIN, code, reset code) ever appears in a ``repr``, a ``str`` or
 an exception message.
@@ -105,6 +125,7 @@ from softtoken import _random
 from softtoken._encoding import parse_code
 from softtoken._time import to_unix
 from softtoken.exceptions import (
+    AttemptNotOpen,
     DuplicateIdentity,
     InvalidInput,
     InvalidKey,
@@ -153,7 +174,9 @@ MAX_NAME_LENGTH: Final = 64
 MAX_IDENTITIES: Final = 1000
 
 _MAGIC: Final = b"STWALLET"
-_FORMAT: Final = 1
+# Format 2 added the open unlock attempt to each identity and the open PIN attempt to the
+# lockout state. Format 1 was never released.
+_FORMAT: Final = 2
 _KEY_ID_LENGTH: Final = 8
 # SP 800-38D §8.2.2: random 96-bit nonces; each key here seals far fewer than 2**32 messages.
 _NONCE_LENGTH: Final = 12
@@ -309,6 +332,9 @@ class _Identity:
     history: tuple[PINVerifier, ...] = attrs.field(repr=False)
     lockout: LockoutState
     keys: _Keys | None = attrs.field(repr=False)
+    # An unlock code attempt was begun and not finished; only while LOCKED. The open PIN
+    # attempt lives in the lockout state, and only while ACTIVE, so the two never meet.
+    unlock_attempt: bool = False
 
     def __attrs_post_init__(self) -> None:
         if canonical_serial(self.serial) != self.serial:
@@ -321,6 +347,8 @@ class _Identity:
         wiped = self.lockout.status is Status.WIPED
         if wiped != (self.keys is None):
             raise InvalidInput("a wiped identity, and only that, has no keys")
+        if self.unlock_attempt and self.lockout.status is not Status.LOCKED:
+            raise InvalidInput("only a locked identity has an open unlock attempt")
         if self.keys is not None:
             expected = self.lockout.episode + (self.lockout.status is Status.ACTIVE)
             if self.keys.escrow_episode != expected or not self.keys.escrows:
@@ -336,6 +364,9 @@ class IdentityInfo:
         kind: ``"hotp"`` or ``"totp"``. digits: the code length.
         status: ACTIVE, LOCKED or WIPED (:class:`softtoken.pinlock.Status`).
         remaining_tries: wrong PINs left before the profile's limit; 0 unless ACTIVE.
+        attempt_open: an attempt begun by :meth:`Wallet.begin_attempt` is open: a PIN attempt
+            while ACTIVE, an unlock code attempt while LOCKED. If the app did not just open it,
+            it was interrupted, and the next ``begin_attempt`` counts it as a wrong try.
     """
 
     serial: str
@@ -344,6 +375,7 @@ class IdentityInfo:
     digits: int
     status: Status
     remaining_tries: int
+    attempt_open: bool = False
 
 
 @attrs.frozen
@@ -427,7 +459,8 @@ def _encode_identity(identity: _Identity, out: _Writer) -> None:
 
     serial (text), name (text), kind (1: 0 hotp, 1 totp), algorithm (1: 0 sha1, 1 sha256,
     2 sha512), digits (1), period (8), counter (8), PIN verifier (blob), history count (1) and
-    each verifier (blob), lockout state (blob), keys flag (1), then when the flag is 1: secret
+    each verifier (blob), lockout state (blob, 27 bytes: ``LockoutState.to_bytes``), unlock
+    attempt open (1: 0 or 1), keys flag (1), then when the flag is 1: secret
     box, PIN salt, PIN wrap (blobs), escrow episode (8), escrow count (1), and per escrow: reset
     code (blob), tries (1), salt (blob), wrapped DEK (blob).
     """
@@ -443,6 +476,7 @@ def _encode_identity(identity: _Identity, out: _Writer) -> None:
     for old in identity.history:
         out.blob(old.to_bytes())
     out.blob(identity.lockout.to_bytes())
+    out.uint(identity.unlock_attempt, 1)
     keys = identity.keys
     out.uint(keys is not None, 1)
     if keys is not None:
@@ -468,6 +502,9 @@ def _decode_identity(data: _Reader) -> _Identity:
     verifier = PINVerifier.from_bytes(data.blob())
     history = tuple(PINVerifier.from_bytes(data.blob()) for _ in range(data.uint(1)))
     lockout = LockoutState.from_bytes(data.blob())
+    unlock_attempt = data.uint(1)
+    if unlock_attempt > 1:
+        raise _Malformed
     flag = data.uint(1)
     keys = None
     if flag == 1:
@@ -497,6 +534,7 @@ def _decode_identity(data: _Reader) -> _Identity:
         history=history,
         lockout=lockout,
         keys=keys,
+        unlock_attempt=bool(unlock_attempt),
     )
 
 
@@ -674,6 +712,7 @@ class Wallet:
                 digits=identity.digits,
                 status=identity.lockout.status,
                 remaining_tries=remaining_tries(lockout, identity.lockout),
+                attempt_open=identity.lockout.attempt_open or identity.unlock_attempt,
             )
             for identity in self._identities
         )
@@ -787,22 +826,75 @@ class Wallet:
 
     # ---------------------------------------------------------------- PIN and codes
 
+    def begin_attempt(self, serial: str, *, now: int | dt.datetime, unlock: bool = False) -> Wallet:
+        """Open an attempt for the identity, before a PIN or an unlock code is checked.
+
+        Persist the returned wallet, then call :meth:`show_code` (a PIN attempt, the default)
+        or, with ``unlock=True``, :meth:`unlock` (an unlock code attempt); persist their wallet
+        too, and only then tell the user. An attempt that was already open was interrupted: it
+        is counted first, so that killing the app between a check and its save never gives a
+        free guess (module docstring, decision 7). Nothing secret is read; no PIN or code is
+        needed.
+
+        - A PIN attempt on an ACTIVE identity goes through ``softtoken.pinlock.Event.BEGIN``:
+          an interrupted PIN attempt counts as a wrong PIN, which may lock or wipe (a wipe
+          erases this identity's keys). No attempt is opened if the identity ends up locked,
+          wiped or waiting out a delay; :meth:`show_code` then reports that without evaluating
+          the PIN. A locked or wiped identity is returned unchanged.
+        - An unlock attempt on a LOCKED identity: an interrupted unlock attempt counts as one
+          wrong unlock code, with the same consequences (``REJECTED``, ``NEW_RESET_CODE`` or
+          ``WIPE``). If that used up the current reset code, or wiped the identity, no attempt
+          is opened: the code the user typed answers a reset code that is gone. Show the new
+          :meth:`reset_code` and begin again with the bank's answer to it.
+
+        :meth:`identities` tells, in ``attempt_open``, whether an attempt is open.
+
+        Returns:
+            The new wallet, to persist before any :meth:`show_code` or :meth:`unlock`.
+
+        Raises:
+            UnknownIdentity: no identity has this serial.
+            WrongIdentityState: ``unlock=True`` and the identity is not locked.
+            TypeError, InvalidTime: bad argument types, or *now* is not a valid time.
+        """
+        identity = self._find(serial)
+        if type(unlock) is not bool:
+            raise TypeError("unlock must be bool")
+        if not unlock:
+            _, state = step(self.profile.lockout, identity.lockout, Event.BEGIN, now)
+            # A wipe erases this identity's secret, DEK and escrows together with the new state.
+            keys = None if state.status is Status.WIPED else identity.keys
+            return self._replace(attrs.evolve(identity, lockout=state, keys=keys))
+        if identity.lockout.status is not Status.LOCKED:
+            raise WrongIdentityState("the identity is not locked")
+        to_unix(now)
+        if identity.unlock_attempt:
+            identity, outcome = self._count_wrong_code(identity, now)
+            if outcome is not UnlockOutcome.REJECTED:
+                return self._replace(identity)
+        return self._replace(attrs.evolve(identity, unlock_attempt=True))
+
     def show_code(
         self, serial: str, pin: str, *, now: int | dt.datetime
     ) -> tuple[Wallet, CodeResult]:
         """Enter *pin* for the identity and, when it is right, return its current code.
 
-        The PIN goes through :func:`softtoken.pinlock.enter_pin` with the profile's lockout
-        policy: a wrong PIN is counted, and at the limit the identity is locked
-        (``ENTRUST_LIKE``) or wiped (``PAYSECURE_LIKE``). A wipe erases this identity's
-        secret, DEK and escrows and touches no other identity. An HOTP identity's counter
-        advances with every code shown.
+        Call :meth:`begin_attempt` first and persist its wallet. The PIN goes through
+        :func:`softtoken.pinlock.enter_pin` with the profile's lockout policy: a wrong PIN is
+        counted, and at the limit the identity is locked (``ENTRUST_LIKE``) or wiped
+        (``PAYSECURE_LIKE``). A wipe erases this identity's secret, DEK and escrows and touches
+        no other identity. An HOTP identity's counter advances with every code shown. The
+        attempt is closed either way. A locked, wiped or waiting identity is reported (with
+        ``STILL_LOCKED``, ``WIPED`` or ``TOO_SOON``) without an open attempt, since nothing is
+        evaluated then.
 
         Returns:
             The new wallet, to persist before showing anything, and a :class:`CodeResult`.
 
         Raises:
             UnknownIdentity: no identity has this serial.
+            AttemptNotOpen: the PIN would be evaluated, but no PIN attempt is open; nothing
+                was evaluated or counted.
             TypeError, InvalidTime: *pin* is not a str, or *now* is not a valid time.
             WrongIdentityState: an HOTP identity's counter is exhausted.
         """
@@ -887,8 +979,13 @@ class Wallet:
     ) -> tuple[Wallet, UnlockOutcome]:
         """Try the bank's *unlock_code* for a locked identity and, if right, set *new_pin*.
 
+        Call ``begin_attempt(serial, unlock=True, now=...)`` first and persist its wallet.
         *new_pin* is checked first (policy and history); a refused PIN raises and counts no
-        try. Then the code is tried against the current reset code's escrow:
+        try, and the attempt stays open, so the same attempt may go on with another new PIN.
+        (If the app stops there instead, the stored attempt is counted as a wrong code by the
+        next ``begin_attempt``: call :meth:`check_new_pin` before beginning when that may
+        happen.) Likewise for a malformed code. Then the code is tried against the current
+        reset code's escrow, which closes the attempt:
 
         - ``UNLOCKED``: the identity is ACTIVE again under *new_pin*. The reset code used is
           deleted, and fresh reset codes are prepared for the next lock.
@@ -906,6 +1003,7 @@ class Wallet:
             PINRejected: *new_pin* is refused; nothing changed.
             MalformedCode: the code is not ``unlock_policy.digits`` ASCII digits; nothing
                 counted.
+            AttemptNotOpen: no unlock attempt is open; nothing was evaluated or counted.
             TypeError, InvalidTime: bad argument types or time.
         """
         identity = self._find(serial)
@@ -914,24 +1012,19 @@ class Wallet:
         to_unix(now)
         self.profile.pin.check(new_pin, previous=identity.history)
         given = parse_code(unlock_code, self.unlock_policy.digits)
+        if not identity.unlock_attempt:
+            raise AttemptNotOpen("no unlock attempt is open: call begin_attempt and store it")
         keys = self._keys(identity)
         live = self._live_escrows(keys)
         if not live:
-            return self._wipe(identity, now), UnlockOutcome.WIPE
-        escrow, rest = live[0], live[1:]
+            return self._replace(self._wiped(identity, now)), UnlockOutcome.WIPE
+        escrow = live[0]
         params = identity.verifier.params
         kek = self._unlock_kek(identity.serial, given, escrow.reset_code, escrow.salt, params)
         dek = _open(kek, escrow.wrapped, self._escrow_aad(identity.serial, keys.escrow_episode))
         if dek is None:
-            tries = escrow.tries + 1
-            if tries < self.unlock_policy.max_tries:
-                escrows = (attrs.evolve(escrow, tries=tries), *rest)
-                changed = attrs.evolve(identity, keys=attrs.evolve(keys, escrows=escrows))
-                return self._replace(changed), UnlockOutcome.REJECTED
-            if not rest:
-                return self._wipe(identity, now), UnlockOutcome.WIPE
-            changed = attrs.evolve(identity, keys=attrs.evolve(keys, escrows=rest))
-            return self._replace(changed), UnlockOutcome.NEW_RESET_CODE
+            changed, outcome = self._count_wrong_code(identity, now)
+            return self._replace(changed), outcome
         secret = self._open_secret(identity, keys, dek)
         if secret is None:
             raise WalletCorrupt(_CORRUPT)
@@ -948,7 +1041,12 @@ class Wallet:
             escrows=self._new_escrows(identity.serial, secret, dek, verifier.params, episode),
         )
         changed = attrs.evolve(
-            identity, verifier=verifier, history=history, lockout=state, keys=new_keys
+            identity,
+            verifier=verifier,
+            history=history,
+            lockout=state,
+            keys=new_keys,
+            unlock_attempt=False,
         )
         return self._replace(changed), UnlockOutcome.UNLOCKED
 
@@ -981,9 +1079,36 @@ class Wallet:
         # without evaluating anything, as softtoken.unlock.attempt_unlock does.
         return tuple(e for e in keys.escrows if e.tries < self.unlock_policy.max_tries)
 
-    def _wipe(self, identity: _Identity, now: int | dt.datetime) -> Wallet:
+    def _wiped(self, identity: _Identity, now: int | dt.datetime) -> _Identity:
         _, state = step(self.profile.lockout, identity.lockout, Event.WIPE, now)
-        return self._replace(attrs.evolve(identity, lockout=state, keys=None))
+        return attrs.evolve(identity, lockout=state, keys=None, unlock_attempt=False)
+
+    def _count_wrong_code(
+        self, identity: _Identity, now: int | dt.datetime
+    ) -> tuple[_Identity, UnlockOutcome]:
+        """Count one wrong unlock code against the current reset code; close the attempt.
+
+        Used for a code that failed and for an interrupted attempt alike, so that both cost the
+        same: one try, then the next reset code, then a wipe.
+        """
+        keys = self._keys(identity)
+        live = self._live_escrows(keys)
+        if not live:
+            return self._wiped(identity, now), UnlockOutcome.WIPE
+        escrow, rest = live[0], live[1:]
+        tries = escrow.tries + 1
+        if tries < self.unlock_policy.max_tries:
+            escrows = (attrs.evolve(escrow, tries=tries), *rest)
+            changed = attrs.evolve(
+                identity, keys=attrs.evolve(keys, escrows=escrows), unlock_attempt=False
+            )
+            return changed, UnlockOutcome.REJECTED
+        if not rest:
+            return self._wiped(identity, now), UnlockOutcome.WIPE
+        changed = attrs.evolve(
+            identity, keys=attrs.evolve(keys, escrows=rest), unlock_attempt=False
+        )
+        return changed, UnlockOutcome.NEW_RESET_CODE
 
     def _pin_kek(self, serial: str, pin: str, salt: bytes, params: KDFParams) -> bytes:
         return _hkdf(

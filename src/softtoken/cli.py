@@ -15,7 +15,10 @@ Promises:
   under a 32-byte device key kept in another file; both are created readable by their owner
   only. PINs are read from standard input (with a hidden prompt on a terminal) or from
   ``--pin-file``, never from the command line, and are never printed. Every change is saved
-  before anything is printed. ``app code`` and ``app unlock`` exit 0 on success, 1 when the PIN
+  before anything is printed. ``app code`` and ``app unlock`` save an open attempt before they
+  check the PIN or the unlock code, and save again after: a run killed in between is counted as
+  a wrong PIN or a wrong unlock code by the next run, so interrupting the command never gives a
+  free guess. ``app code`` and ``app unlock`` exit 0 on success, 1 when the PIN
   or the unlock code is not accepted (or the identity is locked or wiped), and 2 on bad usage
   or input. The PIN profile (``--profile``) is the app's configuration, not stored in the
   wallet, so give the same one every time.
@@ -34,9 +37,9 @@ from collections.abc import Callable, Sequence
 from typing import Final, NoReturn
 
 from softtoken import __version__, _random
-from softtoken._encoding import b32decode, hexdecode
+from softtoken._encoding import b32decode, hexdecode, parse_code
 from softtoken._time import to_unix
-from softtoken.app import DEVICE_KEY_LENGTH, Wallet
+from softtoken.app import DEVICE_KEY_LENGTH, IdentityInfo, Wallet
 from softtoken.exceptions import (
     InvalidCode,
     InvalidKey,
@@ -52,9 +55,10 @@ from softtoken.pinlock import (
     PAYSECURE_LIKE,
     Outcome,
     PINProfile,
+    Status,
 )
 from softtoken.provisioning import KeyURI, parse_uri, qr_png, qr_svg, qr_text
-from softtoken.unlock import UnlockOutcome
+from softtoken.unlock import UnlockOutcome, canonical_serial
 
 __all__ = ["main"]
 
@@ -410,7 +414,8 @@ def _add_app_parser(commands: argparse._SubParsersAction[_Parser]) -> None:
         parents=[files, serial, pin],
         help="enter the PIN and print the current code",
         description="Print the identity's current code. Exit status 1 for a wrong PIN (with "
-        "the tries left) or a locked or wiped identity; every wrong PIN is counted.",
+        "the tries left) or a locked or wiped identity; every wrong PIN is counted, and so is "
+        "a run interrupted after it began checking the PIN.",
     )
     code.set_defaults(handler=_run_app_code, subparser=code)
 
@@ -427,7 +432,8 @@ def _add_app_parser(commands: argparse._SubParsersAction[_Parser]) -> None:
         help="unlock a locked identity with the bank's unlock code and a new PIN",
         description="Try the bank's unlock code; the new PIN is read from --pin-file or "
         "standard input. Exit status 1 when the code is not accepted; 2 when the new PIN is "
-        "refused (nothing is counted then).",
+        "refused (nothing is counted then). A run interrupted after it began trying the code "
+        "counts as a wrong code.",
     )
     unlock.add_argument(
         "--unlock-code", required=True, metavar="CODE", help="the unlock code the bank gave"
@@ -662,6 +668,13 @@ _UNLOCK_REFUSALS: Final = {
     "used up: see 'softtoken app reset-code' for the new one",
     UnlockOutcome.WIPE: "the unlock code was not accepted; the identity was wiped",
 }
+# When an interrupted earlier run is counted as a wrong code and that ends the reset code the
+# user answered, the code given now is not tried: it answers a reset code that is gone.
+_INTERRUPTED_UNLOCK: Final = {
+    UnlockOutcome.NEW_RESET_CODE: "an interrupted unlock was counted as a wrong code, and that "
+    "reset code is used up: see 'softtoken app reset-code' for the new one",
+    UnlockOutcome.WIPE: "an interrupted unlock was counted as a wrong code; the identity was wiped",
+}
 
 
 def _not_accepted(message: str) -> int:
@@ -798,10 +811,22 @@ def _run_app_delete(args: argparse.Namespace, parser: argparse.ArgumentParser) -
     return EXIT_OK
 
 
+def _info(wallet: Wallet, serial: str) -> IdentityInfo:
+    """The listing of the identity with *serial*, which the caller knows to be in *wallet*."""
+    canonical = canonical_serial(serial)
+    return next(info for info in wallet.identities() if info.serial == canonical)
+
+
 def _run_app_code(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     wallet = _open_wallet(args, parser)
+    # The PIN is read, and its shape checked, before an attempt is opened: a typo is no try.
     pin = _read_pin(args, parser, prompt="PIN: ", confirm=False)
-    wallet, result = wallet.show_code(args.serial, pin, now=_now())
+    now = _now()
+    # The attempt is saved open before the PIN is checked. If this process dies before the
+    # second save, the next run counts the attempt as a wrong PIN: no guess is ever free.
+    wallet = wallet.begin_attempt(args.serial, now=now)
+    wallet.save(args.wallet)
+    wallet, result = wallet.show_code(args.serial, pin, now=now)
     # The counted try (or the advanced HOTP counter) is stored before anything is shown.
     wallet.save(args.wallet)
     if result.code is None:
@@ -821,10 +846,25 @@ def _run_app_reset_code(args: argparse.Namespace, parser: argparse.ArgumentParse
 def _run_app_unlock(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     wallet = _open_wallet(args, parser)
     pin = _read_pin(args, parser, prompt="New PIN: ", confirm=True)
+    # What can be refused without trying the code is checked before an attempt is opened: a
+    # refused new PIN or a malformed code must not leave behind an open attempt, which the
+    # next run would count as a wrong code.
     try:
-        wallet, outcome = wallet.unlock(args.serial, args.unlock_code, new_pin=pin, now=_now())
+        wallet.check_new_pin(args.serial, pin)
     except PINRejected as error:
         return _pin_rejected(error)
+    parse_code(args.unlock_code, wallet.unlock_policy.digits)
+    now = _now()
+    # The attempt is saved open before the code is tried, as for the PIN in ``app code``.
+    wallet = wallet.begin_attempt(args.serial, now=now, unlock=True)
+    wallet.save(args.wallet)
+    info = _info(wallet, args.serial)
+    if not info.attempt_open:
+        wiped = info.status is Status.WIPED
+        return _not_accepted(
+            _INTERRUPTED_UNLOCK[UnlockOutcome.WIPE if wiped else UnlockOutcome.NEW_RESET_CODE]
+        )
+    wallet, outcome = wallet.unlock(args.serial, args.unlock_code, new_pin=pin, now=now)
     wallet.save(args.wallet)
     if outcome is not UnlockOutcome.UNLOCKED:
         return _not_accepted(_UNLOCK_REFUSALS[outcome])

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from softtoken.pinlock import LockoutState, Outcome, PINRejection
 
 __all__ = [
+    "AttemptNotOpen",
     "CompatibilityWarning",
     "DuplicateIdentity",
     "IncompatibleURI",
@@ -220,3 +221,13 @@ class DuplicateIdentity(InvalidInput):
 class WrongIdentityState(InvalidInput):
     """The operation does not apply to the identity in its current state, such as an unlock
     code for an identity that is not locked, or any use of a wiped identity."""
+
+
+class AttemptNotOpen(InvalidInput):
+    """A PIN or unlock code was to be evaluated, but no attempt of that kind is open.
+
+    The safe paths (``softtoken.pinlock.enter_pin``, ``softtoken.app.Wallet.show_code`` and
+    ``Wallet.unlock``) evaluate a secret only inside an attempt that ``begin_attempt`` opened and
+    the caller stored first, so that a process killed mid-check loses no failure. Nothing was
+    evaluated or counted. The message is constant.
+    """

@@ -1,6 +1,6 @@
 """The app PIN: which PINs may be chosen, how they are stored, and what wrong PINs do (S10).
 
-Four parts, from the sharp tools to the safe path:
+Five parts, from the sharp tools to the safe path:
 
 - :class:`PINPolicy` decides whether a new PIN may be chosen. It raises :class:`PINRejected` with
   every reason that applies, never with the PIN.
@@ -8,10 +8,19 @@ Four parts, from the sharp tools to the safe path:
   versioned parameters (:class:`KDFParams`). :meth:`PINVerifier.matches` is a low-level compare.
 - :func:`step` is the lockout state machine: a pure function from a :class:`LockoutPolicy`, a
   :class:`LockoutState`, an :class:`Event` and the time to an :class:`Outcome` and the next state.
-  The state is a small frozen value that persists as 26 bytes.
-- :func:`enter_pin` is the safe path. It refuses attempts that must not be evaluated (locked, wiped,
-  too soon) without hashing the PIN, then compares, steps, and returns the new state on success or
-  raises a :class:`PINNotAccepted` that carries the state to store.
+  The state is a small frozen value that persists as 27 bytes.
+- :func:`begin_attempt` opens an attempt before any PIN is compared, as a smart card decrements
+  its retry counter before it verifies. The caller stores the opened state; an attempt that is
+  stored open and never finished is counted as a wrong PIN by the next :func:`begin_attempt`.
+- :func:`enter_pin` is the safe path's second half. It refuses attempts that must not be evaluated
+  (locked, wiped, too soon) without hashing the PIN, evaluates only inside an open attempt, then
+  compares, steps, and returns the new state on success or raises a :class:`PINNotAccepted` that
+  carries the state to store.
+
+The safe sequence is: ``state = begin_attempt(...)``, store it, ``state = enter_pin(...)`` (or
+catch :class:`PINNotAccepted` and take ``.state``), store it, and only then tell the user. A
+process killed anywhere in between leaves a stored state that counts the attempt as a wrong PIN,
+so killing the app mid-check never gives a free guess (SECURITY.md S7, S10).
 
 What the slow hash does and does not do: a 4-digit PIN has 10,000 values, so no hash can protect a
 stolen verifier against offline guessing. At :data:`PHONE_KDF` cost (about 0.1 s a guess on one
@@ -39,6 +48,7 @@ from softtoken import _random
 from softtoken._checks import check_int
 from softtoken._time import to_unix
 from softtoken.exceptions import (
+    AttemptNotOpen,
     InvalidInput,
     InvalidPINRecord,
     PINDelayed,
@@ -68,6 +78,7 @@ __all__ = [
     "PINRejection",
     "PINVerifier",
     "Status",
+    "begin_attempt",
     "enter_pin",
     "refusal",
     "remaining_tries",
@@ -476,6 +487,11 @@ class Event(enum.Enum):
     """The caller compared a PIN and it did not match."""
     UNLOCK = "unlock"
     """A valid unlock code was entered (``softtoken.unlock`` checks it)."""
+    BEGIN = "begin"
+    """A PIN is about to be compared: open an attempt, to be stored before the compare.
+
+    An attempt that is already open was interrupted (its process died before storing the
+    result), so it is first counted as a wrong PIN."""
     WIPE = "wipe"
     """Wipe now, whatever the state (user request, too many unlock tries)."""
 
@@ -485,12 +501,17 @@ class Outcome(enum.Enum):
 
     ACCEPTED = "accepted"
     """The good PIN was taken; the failure count is now 0."""
+    OPENED = "opened"
+    """BEGIN opened an attempt: store the state, then compare the PIN. If an interrupted attempt
+    was open, it was counted as a wrong PIN first."""
     REJECTED = "rejected"
     """The wrong PIN was counted; tries remain."""
     TOO_SOON = "too_soon"
-    """An attempt came before ``not_before``; it was not evaluated and not counted."""
+    """An attempt came before ``not_before``; it was not evaluated and not counted (an
+    interrupted attempt that BEGIN found open was counted, and may have started the wait)."""
     LOCKED_NOW = "locked_now"
-    """This wrong PIN was the last allowed; the state is now LOCKED, in a new episode."""
+    """This wrong PIN (or interrupted attempt) was the last allowed; the state is now LOCKED, in a
+    new episode."""
     WIPED_NOW = "wiped_now"
     """The state is now WIPED: the last allowed wrong PIN under OnLimit.WIPE, or a WIPE event."""
     STILL_LOCKED = "still_locked"
@@ -567,17 +588,21 @@ class LockoutState:
             grows by one at each new lock.
         not_before: Unix seconds before which PIN attempts are refused unevaluated; 0 for none.
             Always 0 unless ACTIVE.
+        attempt_open: an attempt was opened (:attr:`Event.BEGIN`) and its PIN not yet evaluated.
+            Only while ACTIVE, and never together with a delay. The next BEGIN counts it as a
+            wrong PIN; evaluating a PIN closes it.
         version: grows by one at every change :func:`step` makes, for a store's compare-and-set.
 
     Raises (constructor):
         TypeError: wrong types. InvalidInput: out of range, or inconsistent (LOCKED with episode
-            0, a delay while not ACTIVE).
+            0, a delay while not ACTIVE, an open attempt while not ACTIVE or with a delay).
     """
 
     status: Status = attrs.field(default=Status.ACTIVE, kw_only=True)
     failures: int = attrs.field(default=0, kw_only=True)
     episode: int = attrs.field(default=0, kw_only=True)
     not_before: int = attrs.field(default=0, kw_only=True)
+    attempt_open: bool = attrs.field(default=False, kw_only=True)
     version: int = attrs.field(default=0, kw_only=True)
 
     def __attrs_post_init__(self) -> None:
@@ -591,14 +616,20 @@ class LockoutState:
             raise InvalidInput("a locked state must have a lock episode")
         if self.status is not Status.ACTIVE and self.not_before:
             raise InvalidInput("only an active state waits for a delay")
+        if type(self.attempt_open) is not bool:
+            raise TypeError("attempt_open must be bool")
+        if self.attempt_open and (self.status is not Status.ACTIVE or self.not_before):
+            raise InvalidInput("only an active state without a delay has an open attempt")
 
     def to_bytes(self) -> bytes:
-        """Encode as 26 bytes: ``b"PL"``, format 1, status, failures, episode, not_before,
-        version (big-endian)."""
+        """Encode as 27 bytes, big-endian: ``b"PL"`` (2), format 2 (1), status (1: 0 active,
+        1 locked, 2 wiped), flags (1: bit 0 is ``attempt_open``, the other bits 0), failures (2),
+        episode (4), not_before (8), version (8)."""
         return _state_layout.pack(
             _STATE_TAG,
             _STATE_FORMAT,
             _STATUS_CODES[self.status],
+            _ATTEMPT_OPEN_FLAG if self.attempt_open else 0,
             self.failures,
             self.episode,
             self.not_before,
@@ -611,25 +642,29 @@ class LockoutState:
 
         Raises:
             TypeError: *data* is not ``bytes``.
-            InvalidPINRecord: wrong length, tag, format or status, or inconsistent fields.
+            InvalidPINRecord: wrong length, tag, format, status or flags, or inconsistent fields.
+                Format 1 (26 bytes, before open attempts were recorded) is refused.
         """
         if type(data) is not bytes:
             raise TypeError("a lockout state must be bytes")
         if len(data) != _state_layout.size:
             raise InvalidPINRecord("lockout state data has the wrong length")
-        tag, fmt, status, failures, episode, not_before, version = _state_layout.unpack(data)
+        tag, fmt, status, flags, failures, episode, not_before, version = _state_layout.unpack(data)
         if tag != _STATE_TAG:
             raise InvalidPINRecord("data is not a lockout state")
         if fmt != _STATE_FORMAT:
             raise InvalidPINRecord("unsupported lockout state format")
         if status >= len(_STATUSES):
             raise InvalidPINRecord("unknown lockout status")
+        if flags & ~_ATTEMPT_OPEN_FLAG:
+            raise InvalidPINRecord("unknown lockout state flags")
         try:
             return cls(
                 status=_STATUSES[status],
                 failures=failures,
                 episode=episode,
                 not_before=not_before,
+                attempt_open=bool(flags),
                 version=version,
             )
         except InvalidInput:
@@ -637,8 +672,10 @@ class LockoutState:
 
 
 _STATE_TAG: Final = b"PL"
-_STATE_FORMAT: Final = 1
-_state_layout = struct.Struct(">2sBBHIQQ")
+# Format 2 added the flags byte (the open attempt). Format 1 was never released.
+_STATE_FORMAT: Final = 2
+_ATTEMPT_OPEN_FLAG: Final = 0x01
+_state_layout = struct.Struct(">2sBBBHIQQ")
 _STATUSES: Final = (Status.ACTIVE, Status.LOCKED, Status.WIPED)
 _STATUS_CODES: Final = {status: code for code, status in enumerate(_STATUSES)}
 
@@ -648,6 +685,13 @@ def _changed(state: LockoutState, **changes: object) -> LockoutState:
     if all(getattr(state, name) == value for name, value in changes.items()):
         return state
     return attrs.evolve(state, version=state.version + 1, **changes)  # type: ignore[arg-type]
+
+
+def _one_change(before: LockoutState, after: LockoutState) -> LockoutState:
+    """*after* as a single change from *before*: one version later, or *before* if equal."""
+    if attrs.evolve(after, version=before.version) == before:
+        return before
+    return attrs.evolve(after, version=before.version + 1)
 
 
 def _check_machine(policy: LockoutPolicy, state: LockoutState) -> None:
@@ -700,13 +744,20 @@ def step(
       REJECTED and counted, starting the scheduled delay; the ``max_failures``-th consecutive
       one gives LOCKED_NOW (a new episode) or WIPED_NOW, by ``policy.on_limit``. A PIN attempt
       before ``not_before`` is TOO_SOON and neither evaluated nor counted.
-    - LOCKED: PIN attempts are STILL_LOCKED and change nothing. UNLOCK gives UNLOCKED: ACTIVE,
-      count 0, same episode.
+    - BEGIN (ACTIVE): if an attempt is already open, it was interrupted and is first counted
+      exactly like a wrong PIN (which may give LOCKED_NOW or WIPED_NOW, and then no attempt is
+      opened). Then, unless the state is now waiting (TOO_SOON), the attempt is OPENED:
+      ``attempt_open`` is set and any past delay cleared.
+    - Evaluating a PIN (GOOD_PIN or WRONG_PIN) closes an open attempt. This low-level function
+      does not require one; :func:`enter_pin` does.
+    - LOCKED: PIN attempts and BEGIN are STILL_LOCKED and change nothing. UNLOCK gives
+      UNLOCKED: ACTIVE, count 0, same episode.
     - WIPED is terminal: every event gives WIPED and changes nothing.
     - WIPE wipes from ACTIVE or LOCKED (WIPED_NOW). UNLOCK while ACTIVE is NOT_LOCKED.
 
     The returned state is *state* itself when nothing changed, and otherwise has ``version``
-    one higher: store it with a compare-and-set on the version.
+    one higher (also when BEGIN both counts an interrupted attempt and opens a new one): store
+    it with a compare-and-set on the version.
 
     Raises:
         TypeError: an argument has the wrong type.
@@ -719,16 +770,26 @@ def step(
     if state.status is Status.WIPED:
         return Outcome.WIPED, state
     if event is Event.WIPE:
-        return Outcome.WIPED_NOW, _changed(state, status=Status.WIPED, not_before=0)
+        wiped = _changed(state, status=Status.WIPED, not_before=0, attempt_open=False)
+        return Outcome.WIPED_NOW, wiped
     if event is Event.UNLOCK:
         if state.status is Status.LOCKED:
             return Outcome.UNLOCKED, _changed(state, status=Status.ACTIVE, failures=0)
         return Outcome.NOT_LOCKED, state
+    if event is Event.BEGIN:
+        return _begin(policy, state, t)
     refused = _refusal(policy, state, t)
     if refused is not None:
         return refused
     if event is Event.GOOD_PIN:
-        return Outcome.ACCEPTED, _changed(state, failures=0, not_before=0)
+        return Outcome.ACCEPTED, _changed(state, failures=0, not_before=0, attempt_open=False)
+    return _count_wrong(policy, state, t)
+
+
+def _count_wrong(
+    policy: LockoutPolicy, state: LockoutState, t: int
+) -> tuple[Outcome, LockoutState]:
+    """Count one wrong PIN on an ACTIVE *state*; any open attempt is closed by it."""
     failures = min(state.failures + 1, _U16)
     if failures >= policy.max_failures:
         if policy.on_limit is OnLimit.LOCK:
@@ -738,14 +799,35 @@ def step(
                 failures=failures,
                 episode=state.episode + 1,
                 not_before=0,
+                attempt_open=False,
             )
             return Outcome.LOCKED_NOW, locked
-        wiped = _changed(state, status=Status.WIPED, failures=failures, not_before=0)
+        wiped = _changed(
+            state, status=Status.WIPED, failures=failures, not_before=0, attempt_open=False
+        )
         return Outcome.WIPED_NOW, wiped
     delay = policy.delay_after(failures)
     return Outcome.REJECTED, _changed(
-        state, failures=failures, not_before=t + delay if delay else 0
+        state, failures=failures, not_before=t + delay if delay else 0, attempt_open=False
     )
+
+
+def _begin(policy: LockoutPolicy, state: LockoutState, t: int) -> tuple[Outcome, LockoutState]:
+    current = state
+    if state.attempt_open:
+        # An attempt stored open and never closed belongs to a process that died after it may
+        # have compared the PIN. Counting it as wrong is what a smart card does when power is
+        # cut after its retry counter was decremented: the guess is never free.
+        outcome, current = _count_wrong(policy, state, t)
+        if outcome is not Outcome.REJECTED:
+            return outcome, current
+    refused = _refusal(policy, current, t)
+    if refused is not None:
+        return refused[0], _one_change(state, refused[1])
+    # The wait, if any, has passed; clearing it keeps "open" and "waiting" apart, so that an
+    # open attempt is never refused as too soon however the clock moves.
+    opened = attrs.evolve(current, not_before=0, attempt_open=True)
+    return Outcome.OPENED, _one_change(state, opened)
 
 
 def remaining_tries(policy: LockoutPolicy, state: LockoutState) -> int:
@@ -770,6 +852,33 @@ _ERRORS: Final[dict[Outcome, type[PINNotAccepted]]] = {
 }
 
 
+def begin_attempt(
+    policy: LockoutPolicy, state: LockoutState, now: int | dt.datetime
+) -> LockoutState:
+    """The safe path's first half: open an attempt, before any PIN is compared.
+
+    Store the returned state (with ``attempt_open`` set), then call :func:`enter_pin`. If the
+    process dies before :func:`enter_pin`'s result is stored, the stored state still has the
+    attempt open, and the next call here counts it as a wrong PIN: a guess whose result was
+    never stored is never free. No PIN is needed or hashed here.
+
+    Returns:
+        The state with an open attempt. If an interrupted attempt was open, it has been counted.
+
+    Raises:
+        PINDelayed: TOO_SOON. PINLocked: STILL_LOCKED, or LOCKED_NOW when counting an
+            interrupted attempt reached the limit. PINWiped: WIPED, or WIPED_NOW likewise.
+            Each carries ``.outcome`` and ``.state``: store ``.state`` before telling the user.
+            These are the refusals :func:`refusal` and :func:`enter_pin` give; no attempt is
+            opened.
+        TypeError, InvalidTime: bad arguments.
+    """
+    outcome, new_state = step(policy, state, Event.BEGIN, now)
+    if outcome is Outcome.OPENED:
+        return new_state
+    raise _ERRORS[outcome](outcome, new_state)
+
+
 def enter_pin(
     pin: str,
     *,
@@ -778,10 +887,13 @@ def enter_pin(
     state: LockoutState,
     now: int | dt.datetime,
 ) -> LockoutState:
-    """The safe path: check a typed *pin* against *verifier* under the lockout *policy*.
+    """The safe path's second half: check a typed *pin* against *verifier* in an open attempt.
 
-    A locked, wiped or waiting state is refused before the PIN is hashed. Otherwise the PIN is
-    compared and the result is stepped through :func:`step`.
+    *state* must come from :func:`begin_attempt`, stored before this call. A locked, wiped or
+    waiting state is refused before the PIN is hashed (such a state never has an open attempt).
+    Otherwise, without an open attempt nothing is evaluated and :class:`AttemptNotOpen` is
+    raised. The PIN is then compared and the result stepped through :func:`step`, which closes
+    the attempt.
 
     Returns:
         The next state after an ACCEPTED PIN. Store it.
@@ -790,11 +902,8 @@ def enter_pin(
         WrongPIN: REJECTED. PINDelayed: TOO_SOON. PINLocked: LOCKED_NOW or STILL_LOCKED.
         PINWiped: WIPED_NOW or already WIPED. Each is a :class:`PINNotAccepted` carrying
             ``.outcome`` and ``.state``: store ``.state`` before telling the user anything.
+        AttemptNotOpen: *state* has no open attempt; nothing was hashed or counted.
         TypeError, InvalidTime: bad arguments.
-
-    A process killed between the compare and the store would lose a failure. A caller that
-    must survive that can store ``step(policy, state, Event.WRONG_PIN, now)[1]`` first, and
-    replace it with this function's result when the PIN turns out right.
     """
     if type(pin) is not str:
         raise TypeError("a PIN must be str, never int: leading zeros matter")
@@ -803,6 +912,8 @@ def enter_pin(
     refused = refusal(policy, state, now)
     if refused is not None:
         raise _ERRORS[refused[0]](*refused)
+    if not state.attempt_open:
+        raise AttemptNotOpen("no PIN attempt is open: call begin_attempt and store it first")
     event = Event.GOOD_PIN if verifier.matches(pin) else Event.WRONG_PIN
     outcome, new_state = step(policy, state, event, now)
     if outcome is Outcome.ACCEPTED:
