@@ -1082,6 +1082,14 @@ class TestBeginEvent:
         assert Outcome.REJECTED == step(policy, opened, WRONG, T0 - 86_400)[0]
 
 
+# States in which no PIN may be evaluated, with the error and outcome each must give.
+REFUSED_STATES = [
+    (LockoutState(status=Status.LOCKED, episode=1), PINLocked, Outcome.STILL_LOCKED),
+    (LockoutState(status=Status.WIPED), PINWiped, Outcome.WIPED),
+    (LockoutState(failures=1, not_before=T0 + 30), PINDelayed, Outcome.TOO_SOON),
+]
+
+
 class TestBeginAttempt:
     """The safe path's first half: open, or raise as enter_pin raises, with the state to store."""
 
@@ -1089,14 +1097,7 @@ class TestBeginAttempt:
         """On a usable state it returns what step(BEGIN) gives."""
         assert OPEN == begin_attempt(LockoutPolicy(), LockoutState(), T0)
 
-    @pytest.mark.parametrize(
-        ("state", "error", "outcome"),
-        [
-            (LockoutState(status=Status.LOCKED, episode=1), PINLocked, Outcome.STILL_LOCKED),
-            (LockoutState(status=Status.WIPED), PINWiped, Outcome.WIPED),
-            (LockoutState(failures=1, not_before=T0 + 30), PINDelayed, Outcome.TOO_SOON),
-        ],
-    )
+    @pytest.mark.parametrize(("state", "error", "outcome"), REFUSED_STATES)
     def test_refusals_raise_like_enter_pin(
         self, state: LockoutState, error: type[PINNotAccepted], outcome: Outcome
     ) -> None:
@@ -1264,14 +1265,7 @@ class TestEnterPIN:
 
         assert Outcome.WIPED_NOW == info.value.outcome
 
-    @pytest.mark.parametrize(
-        ("state", "error", "outcome"),
-        [
-            (LockoutState(status=Status.LOCKED, episode=1), PINLocked, Outcome.STILL_LOCKED),
-            (LockoutState(status=Status.WIPED), PINWiped, Outcome.WIPED),
-            (LockoutState(failures=1, not_before=T0 + 30), PINDelayed, Outcome.TOO_SOON),
-        ],
-    )
+    @pytest.mark.parametrize(("state", "error", "outcome"), REFUSED_STATES)
     def test_refused_states_never_hash_the_pin(
         self,
         verifier: PINVerifier,
