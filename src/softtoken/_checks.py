@@ -1,8 +1,42 @@
-"""Argument checks shared by every module, so that a rule and its message exist once."""
+"""Argument checks and bounds shared by every module, so that a rule and its message exist once."""
 
 from __future__ import annotations
 
-from softtoken.exceptions import InvalidInput
+from typing import Final
+
+from softtoken.exceptions import InvalidInput, KeyTooShort
+
+__all__ = [
+    "MAX_COUNTER",
+    "MAX_DIGITS",
+    "MAX_U8",
+    "MAX_U16",
+    "MAX_U32",
+    "MIN_DIGITS",
+    "MIN_KEY_BYTES",
+    "MIN_LEGACY_KEY_BYTES",
+    "check_counter",
+    "check_digits",
+    "check_int",
+    "check_key",
+]
+
+# RFC 4226 §5.2: the counter, and so every TOTP time step (RFC 6238 §4.2), is an 8-byte
+# unsigned big-endian integer. Stored versions use the same width.
+MAX_COUNTER: Final = 2**64 - 1
+MAX_U32: Final = 2**32 - 1
+MAX_U16: Final = 2**16 - 1
+MAX_U8: Final = 2**8 - 1
+
+# RFC 4226 §5.3: codes are the 31-bit truncated value reduced mod 10**digits. Fewer than 6 digits
+# is too easy to guess (§7.1 and Appendix A); 10 is the most a 31-bit value can fill.
+MIN_DIGITS: Final = 6
+MAX_DIGITS: Final = 10
+
+# RFC 4226 §4 R6 asks for 128 bits and recommends 160; 80-bit keys exist in old deployments and
+# need an explicit opt-in.
+MIN_KEY_BYTES: Final = 16
+MIN_LEGACY_KEY_BYTES: Final = 10
 
 
 def check_int(value: object, name: str, low: int, high: int) -> None:
@@ -17,3 +51,33 @@ def check_int(value: object, name: str, low: int, high: int) -> None:
         raise TypeError(f"{name} must be int")
     if not low <= value <= high:
         raise InvalidInput(f"{name} must be from {low} to {high}")
+
+
+def check_counter(value: object, name: str = "counter") -> None:
+    """Check that *value* is an ``int`` counter or time step, 0 to :data:`MAX_COUNTER`."""
+    if type(value) is not int:
+        raise TypeError(f"{name} must be int")
+    if not 0 <= value <= MAX_COUNTER:
+        raise InvalidInput(f"{name} must fit in 8 unsigned bytes")
+
+
+def check_digits(value: object) -> None:
+    """Check that *value* is a code length from :data:`MIN_DIGITS` to :data:`MAX_DIGITS`."""
+    check_int(value, "digits", MIN_DIGITS, MAX_DIGITS)
+
+
+def check_key(key: object, *, allow_short_key: bool) -> None:
+    """Check that *key* is ``bytes`` of at least 16 bytes, or 10 with *allow_short_key*.
+
+    Raises:
+        TypeError: *key* is not ``bytes`` (base32 or hex text must be decoded first).
+        KeyTooShort: the key is too short; ``legacy_opt_in`` says whether the opt-in would help.
+    """
+    if not isinstance(key, bytes):
+        raise TypeError("key must be bytes; decode base32 or hex text first")
+    minimum = MIN_LEGACY_KEY_BYTES if allow_short_key else MIN_KEY_BYTES
+    if len(key) < minimum:
+        raise KeyTooShort(
+            minimum,
+            legacy_opt_in=not allow_short_key and len(key) >= MIN_LEGACY_KEY_BYTES,
+        )

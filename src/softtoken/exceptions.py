@@ -1,16 +1,28 @@
 """The one exception tree of softtoken.
 
-Every error the library raises on purpose derives from :class:`SoftTokenError`. Errors about bad
-input also derive from :class:`ValueError`, so that callers who validate input generically keep
-working. Messages are constant strings: no exception ever carries a key, a code, a PIN or a URI.
+Every error the library raises on purpose derives from :class:`SoftTokenError`, under four
+bases:
+
+- :class:`InvalidInput` (also :class:`ValueError`): a value given to softtoken, or read back from
+  storage, is not acceptable. Nothing was evaluated or changed.
+- :class:`InvalidCode`: a one-time code was not accepted. Deliberately opaque (no oracle).
+- :class:`NotAccepted`: a PIN or an unlock code was tried, inside a counted attempt, and
+  refused. The subclass says what the refusal did (a try counted, a lock, a wipe), and its
+  attributes say how many tries remain; that is what the user must be told.
+- :class:`WrongState`: the operation does not apply to the object in its current state.
+
+Messages are constant strings and attributes are plain numbers, words or flags: no exception
+ever carries a key, a code, a PIN, a URI or a state to store. A caller never needs to read an
+exception's message to know what happened; the class and its attributes say it.
+
+Every exception here survives :mod:`pickle` (so that a ``multiprocessing`` pool reports it
+instead of hanging), and this module imports nothing from softtoken, so that any module may
+import it.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from softtoken.pinlock import LockoutState, Outcome, PINRejection
+from typing import Any, ClassVar
 
 __all__ = [
     "AttemptNotOpen",
@@ -22,27 +34,60 @@ __all__ = [
     "InvalidInput",
     "InvalidKey",
     "InvalidPINRecord",
+    "InvalidRecord",
     "InvalidSuite",
     "InvalidTime",
     "InvalidURI",
     "InvalidUnlockRecord",
+    "KeyTooShort",
     "MalformedCode",
     "MistypedCode",
+    "NotAccepted",
     "PINDelayed",
     "PINLocked",
-    "PINNotAccepted",
     "PINRejected",
     "PINWiped",
     "SoftTokenError",
     "UnknownIdentity",
+    "UnlockCodeRejected",
     "WalletCorrupt",
+    "WalletLocked",
+    "WalletRolledBack",
     "WrongIdentityState",
     "WrongPIN",
+    "WrongState",
 ]
 
 
+def _restore(cls: type[SoftTokenError], args: tuple[Any, ...], state: dict[str, Any]) -> Any:
+    """Rebuild a pickled error without calling its ``__init__``, whose signature varies."""
+    error = cls.__new__(cls, *args)
+    error.args = args
+    error.__dict__.update(state)
+    return error
+
+
 class SoftTokenError(Exception):
-    """Base class of every error softtoken raises on purpose."""
+    """Base class of every error softtoken raises on purpose.
+
+    ``SoftTokenError()`` takes the class's constant :attr:`MESSAGE`; a module may pass a more
+    precise constant message that names the rule broken, never the value.
+    """
+
+    MESSAGE: ClassVar[str] = "softtoken refused the operation"
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(self.MESSAGE if message is None else message)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # BaseException pickles as cls(*args), which fails for subclasses whose __init__ takes
+        # other arguments; rebuilding from args and __dict__ works for every class in the tree.
+        return _restore, (type(self), self.args, dict(self.__dict__))
+
+
+# --------------------------------------------------------------------------------------------
+# Bad input
+# --------------------------------------------------------------------------------------------
 
 
 class InvalidInput(SoftTokenError, ValueError):
@@ -51,21 +96,144 @@ class InvalidInput(SoftTokenError, ValueError):
     The message says which rule was broken, never what the value was.
     """
 
+    MESSAGE = "the input is not acceptable"
+
 
 class InvalidKey(InvalidInput):
-    """A key is too short, or otherwise unusable."""
+    """A key is unusable: the wrong length for its purpose."""
+
+    MESSAGE = "the key is not acceptable"
+
+
+class KeyTooShort(InvalidKey):
+    """A key is shorter than RFC 4226 §4 R6 allows.
+
+    Attributes:
+        minimum: the fewest bytes that were allowed.
+        legacy_opt_in: True when the key would pass with ``allow_short_key=True`` (an old
+            80-bit key), so that a front end can name its own switch for it.
+    """
+
+    def __init__(self, minimum: int, *, legacy_opt_in: bool) -> None:
+        hint = "; 10-byte legacy keys need allow_short_key=True" if legacy_opt_in else ""
+        super().__init__(f"key must be at least {minimum} bytes{hint}")
+        self.minimum = minimum
+        self.legacy_opt_in = legacy_opt_in
 
 
 class InvalidEncoding(InvalidInput):
     """Text is not valid base32 or hex."""
 
+    MESSAGE = "the text is not valid base32 or hex"
+
 
 class InvalidTime(InvalidInput):
     """A time is naive, negative, before the TOTP epoch, or out of range."""
 
+    MESSAGE = "the time is not acceptable"
+
 
 class InvalidURI(InvalidInput):
     """An otpauth:// URI is malformed or has an unacceptable parameter."""
+
+    MESSAGE = "the URI is not acceptable"
+
+
+class IncompatibleURI(InvalidURI):
+    """A Key URI uses a parameter that the target authenticator app ignores or refuses.
+
+    The message is constant. :attr:`problems` lists what is wrong, one sentence each, naming the
+    app and the parameter (such as ``algorithm=SHA256``), never the secret or the account.
+    """
+
+    MESSAGE = "the URI uses a parameter that the target app does not honour"
+
+    def __init__(self, problems: tuple[str, ...] = ()) -> None:
+        super().__init__()
+        self.problems = tuple(problems)
+
+
+class InvalidSuite(InvalidInput):
+    """An OCRA suite is malformed, not in its canonical spelling, or outside RFC 6287 §6."""
+
+    MESSAGE = "not an RFC 6287 OCRA suite"
+
+
+class InvalidRecord(InvalidInput):
+    """Stored data is truncated, of an unknown format, out of range, inconsistent or altered.
+
+    No partial data is ever returned, and the message never includes the data.
+    """
+
+    MESSAGE = "the stored data is damaged or of an unknown format"
+
+
+class InvalidPINRecord(InvalidRecord):
+    """Stored PIN data (a PIN verifier or a lockout state) is not valid."""
+
+
+class InvalidUnlockRecord(InvalidRecord):
+    """A stored unlock counter (``softtoken.unlock.UnlockCounter``) is not valid."""
+
+
+class WalletCorrupt(InvalidRecord):
+    """An app wallet blob is not a wallet, of an unknown format, truncated, tampered with, or
+    sealed under another device key."""
+
+    MESSAGE = "the wallet is damaged or truncated"
+
+
+class WalletRolledBack(WalletCorrupt):
+    """A wallet blob is older than the newest one its version guard has seen.
+
+    Someone restored an earlier copy of the wallet, which would restore spent tries and spent
+    reset codes (SECURITY.md S17). The wallet is refused; the previous good state is whatever
+    the newest blob held.
+    """
+
+    MESSAGE = "the wallet is older than the newest one saved: it was rolled back"
+
+
+class MistypedCode(InvalidInput):
+    """A typed code has the right shape, but its check digit does not hold: it was mistyped.
+
+    A check digit is a public function of the other digits, so saying so reveals no secret, and
+    the user or the operator can read the code again. The message is constant and never
+    contains the code.
+    """
+
+    MESSAGE = "the code's check digit does not match; it was probably mistyped"
+
+
+class PINRejected(InvalidInput):
+    """A new PIN does not meet the PIN policy.
+
+    ``reasons`` is a frozenset of ``softtoken.pinlock.PINRejection`` (a ``str`` enum), every rule
+    the PIN broke, for the app to explain. The message is constant and never contains the PIN.
+    """
+
+    MESSAGE = "the PIN does not meet the PIN policy"
+
+    def __init__(self, reasons: frozenset[str]) -> None:
+        super().__init__()
+        self.reasons = frozenset(reasons)
+
+
+class UnknownIdentity(InvalidInput):
+    """No identity in the app wallet has this serial. The message never includes the serial."""
+
+    MESSAGE = "no identity has this serial"
+
+
+class DuplicateIdentity(InvalidInput):
+    """The app wallet already holds an identity with this serial."""
+
+    MESSAGE = "an identity with this serial already exists"
+
+
+# --------------------------------------------------------------------------------------------
+# Refused codes
+# --------------------------------------------------------------------------------------------
 
 
 class InvalidCode(SoftTokenError):
@@ -95,139 +263,133 @@ class MalformedCode(InvalidCode, InvalidInput):
     MESSAGE = "the code must be the expected number of ASCII digits"
 
 
-class InvalidSuite(InvalidInput):
-    """An OCRA suite is malformed, not in its canonical spelling, or outside RFC 6287 §6."""
+# --------------------------------------------------------------------------------------------
+# Refused PINs and unlock codes, after a counted attempt
+# --------------------------------------------------------------------------------------------
 
 
-class InvalidPINRecord(InvalidInput):
-    """Stored PIN data (a PIN verifier or a lockout state) is truncated, of an unknown version,
-    out of range or inconsistent. The message never includes the data."""
+class NotAccepted(SoftTokenError):
+    """A PIN or an unlock code was not accepted. The state that counts it is already stored.
 
-
-class PINRejected(InvalidInput):
-    """A new PIN does not meet the PIN policy.
-
-    ``reasons`` is a frozenset of :class:`softtoken.pinlock.PINRejection`, every rule the PIN
-    broke, for the app to explain. The message is constant and never contains the PIN.
+    Attributes:
+        remaining_tries: wrong entries left before the next lock or wipe; 0 when locked or
+            wiped.
     """
 
-    MESSAGE = "the PIN does not meet the PIN policy"
+    MESSAGE = "not accepted"
 
-    def __init__(self, reasons: frozenset[PINRejection]) -> None:
-        super().__init__(self.MESSAGE)
-        self.reasons = reasons
-
-
-class PINNotAccepted(SoftTokenError):
-    """A PIN entry was not accepted; the subclass says why.
-
-    ``outcome`` is the :class:`softtoken.pinlock.Outcome` and ``state`` the
-    :class:`softtoken.pinlock.LockoutState` to store before telling the user anything. The
-    message is constant per subclass and never contains the PIN.
-    """
-
-    MESSAGE = "the PIN was not accepted"
-
-    def __init__(self, outcome: Outcome, state: LockoutState) -> None:
-        super().__init__(self.MESSAGE)
-        self.outcome = outcome
-        self.state = state
+    def __init__(self, remaining_tries: int = 0) -> None:
+        super().__init__()
+        self.remaining_tries = remaining_tries
 
 
-class WrongPIN(PINNotAccepted):
-    """The PIN was wrong and was counted; tries remain."""
+class WrongPIN(NotAccepted):
+    """The PIN was wrong and was counted; ``remaining_tries`` more are allowed."""
 
     MESSAGE = "the PIN is wrong"
 
 
-class PINDelayed(PINNotAccepted):
-    """The PIN came too soon after a wrong one; it was neither checked nor counted."""
+class PINDelayed(NotAccepted):
+    """The PIN came too soon after a wrong one; it was neither checked nor counted.
+
+    Attributes:
+        retry_after: whole seconds to wait before the next attempt is evaluated.
+    """
 
     MESSAGE = "too soon after a wrong PIN; try again later"
 
+    def __init__(self, remaining_tries: int = 0, *, retry_after: int = 0) -> None:
+        super().__init__(remaining_tries)
+        self.retry_after = retry_after
 
-class PINLocked(PINNotAccepted):
-    """Too many wrong PINs: the PIN is locked until an unlock code is entered."""
+
+class PINLocked(NotAccepted):
+    """Too many wrong PINs: the identity is locked until an unlock code is entered.
+
+    Attributes:
+        just_now: True when this attempt caused the lock, False when it was locked already.
+    """
 
     MESSAGE = "the PIN is locked; an unlock code is needed"
 
+    def __init__(self, *, just_now: bool = False) -> None:
+        super().__init__(0)
+        self.just_now = just_now
 
-class PINWiped(PINNotAccepted):
-    """The PIN's identity has been wiped; nothing can be entered any more."""
+
+class PINWiped(NotAccepted):
+    """The identity has been wiped (too many wrong PINs or unlock codes); nothing can be entered
+    any more.
+
+    Attributes:
+        just_now: True when this attempt caused the wipe, False when it was wiped already.
+    """
 
     MESSAGE = "the identity was wiped"
 
+    def __init__(self, *, just_now: bool = False) -> None:
+        super().__init__(0)
+        self.just_now = just_now
 
-class IncompatibleURI(InvalidURI):
-    """A Key URI uses a parameter that the target authenticator app ignores or refuses.
 
-    The message is constant. :attr:`problems` lists what is wrong, one sentence each, naming the
-    app and the parameter (such as ``algorithm=SHA256``), never the secret or the account.
+class UnlockCodeRejected(NotAccepted):
+    """The unlock code was wrong and was counted.
+
+    Attributes:
+        remaining_tries: wrong unlock codes left against the current reset code.
+        new_reset_code: True when this reset code's tries ran out and a new reset code replaced
+            it: show the new one, since the bank must answer that one.
     """
 
-    MESSAGE = "the URI uses a parameter that the target app does not honour"
+    MESSAGE = "the unlock code was not accepted"
 
-    def __init__(self, problems: tuple[str, ...] = ()) -> None:
-        super().__init__(self.MESSAGE)
-        self.problems = tuple(problems)
+    def __init__(self, remaining_tries: int = 0, *, new_reset_code: bool = False) -> None:
+        super().__init__(remaining_tries)
+        self.new_reset_code = new_reset_code
 
-    def __reduce__(self) -> tuple[type[IncompatibleURI], tuple[tuple[str, ...]]]:
-        # Pickling rebuilds the exception from its problems, not from the constant message.
-        return type(self), (self.problems,)
+
+# --------------------------------------------------------------------------------------------
+# Wrong state
+# --------------------------------------------------------------------------------------------
+
+
+class WrongState(SoftTokenError):
+    """The operation does not apply to the object in its current state."""
+
+    MESSAGE = "the operation does not apply in the current state"
+
+
+class WrongIdentityState(WrongState):
+    """The operation does not apply to the identity in its current state, such as an unlock
+    code for an identity that is not locked, or any use of a wiped identity."""
+
+
+class AttemptNotOpen(WrongState):
+    """A PIN or unlock code was to be evaluated, but no attempt of that kind is open.
+
+    The safe paths evaluate a secret only inside an attempt that ``begin_attempt`` opened and
+    the caller stored first, so that a process killed mid-check loses no failure. Nothing was
+    evaluated or counted.
+    """
+
+    MESSAGE = "no attempt is open: call begin_attempt and store its result first"
+
+
+class WalletLocked(WrongState):
+    """Another process holds the wallet file's lock for longer than the wait allowed."""
+
+    MESSAGE = "the wallet is in use by another process"
+
+
+# --------------------------------------------------------------------------------------------
+# Warnings
+# --------------------------------------------------------------------------------------------
 
 
 class CompatibilityWarning(UserWarning):
     """A Key URI uses a parameter that the target authenticator app ignores or refuses.
 
-    A warning, not an error: :func:`softtoken.provisioning.check_compatibility` raises
+    A warning, not an error: ``softtoken.provisioning.check_compatibility`` raises
     :class:`IncompatibleURI` instead when called with ``strict=True``. The message names the app
     and the parameter, never the secret or the account.
-    """
-
-
-class MistypedCode(InvalidInput):
-    """A typed code has the right shape, but its check digit does not hold: it was mistyped.
-
-    Raised for a PIN reset code given to the issuer (``softtoken.unlock``). A check digit is a
-    public function of the other digits, so saying so reveals no secret, and the operator can ask
-    the user to read the code again. The message is constant and never contains the code.
-    """
-
-    MESSAGE = "the code's check digit does not match; it was probably mistyped"
-
-    def __init__(self) -> None:
-        super().__init__(self.MESSAGE)
-
-
-class InvalidUnlockRecord(InvalidInput):
-    """A stored pending unlock (``softtoken.unlock.PendingUnlock``) is truncated, of an unknown
-    format, out of range or inconsistent. The message never includes the data."""
-
-
-class WalletCorrupt(InvalidInput):
-    """An app wallet blob (``softtoken.app``) is not a wallet, of an unknown format, truncated,
-    tampered with, or sealed under another device key. No partial data is ever returned, and the
-    message never includes the data."""
-
-
-class UnknownIdentity(InvalidInput):
-    """No identity in the app wallet has this serial. The message never includes the serial."""
-
-
-class DuplicateIdentity(InvalidInput):
-    """The app wallet already holds an identity with this serial."""
-
-
-class WrongIdentityState(InvalidInput):
-    """The operation does not apply to the identity in its current state, such as an unlock
-    code for an identity that is not locked, or any use of a wiped identity."""
-
-
-class AttemptNotOpen(InvalidInput):
-    """A PIN or unlock code was to be evaluated, but no attempt of that kind is open.
-
-    The safe paths (``softtoken.pinlock.enter_pin``, ``softtoken.app.Wallet.show_code`` and
-    ``Wallet.unlock``) evaluate a secret only inside an attempt that ``begin_attempt`` opened and
-    the caller stored first, so that a process killed mid-check loses no failure. Nothing was
-    evaluated or counted. The message is constant.
     """

@@ -15,20 +15,35 @@ atomically (see ``docs/windows.md``).
 from __future__ import annotations
 
 import datetime as dt
-import struct
-from collections.abc import Callable
 from hmac import compare_digest
-from typing import Final, Literal, NamedTuple
+from typing import Final, NamedTuple
 
 import attrs
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives import hmac as crypto_hmac
 
 from softtoken import _random
-from softtoken._checks import check_int
+from softtoken._checks import (
+    MAX_COUNTER,
+    MAX_DIGITS,
+    MIN_DIGITS,
+    check_counter,
+    check_digits,
+    check_int,
+    check_key,
+)
 from softtoken._encoding import parse_code
+from softtoken._hmac import (
+    ALGORITHMS,
+    DIGEST_SIZES,
+    Algorithm,
+    canonical_algorithm,
+    pack_counter,
+    prepare,
+    unpack_word,
+)
+from softtoken._secret import SECRET
 from softtoken._time import to_unix
-from softtoken.exceptions import InvalidCode, InvalidInput, InvalidKey, InvalidTime
+from softtoken.exceptions import InvalidCode, InvalidInput, InvalidTime
 
 __all__ = [
     "ALGORITHMS",
@@ -42,33 +57,8 @@ __all__ = [
     "generate_key",
 ]
 
-Algorithm = Literal["sha1", "sha256", "sha512"]
-"""The HMAC hash names a token accepts, as written in code; any case is accepted at run time."""
-
-_HASHES: Final[dict[str, Callable[[], hashes.HashAlgorithm]]] = {
-    "sha1": hashes.SHA1,
-    "sha256": hashes.SHA256,
-    "sha512": hashes.SHA512,
-}
-ALGORITHMS: Final[frozenset[str]] = frozenset(_HASHES)
-"""The canonical (lower-case) names of the supported HMAC hashes: sha1, sha256, sha512."""
-# Tokens share these objects instead of each holding its own copy: a prepared token is kept near
-# 1 KiB, most of which is OpenSSL's HMAC context (see docs/performance.md).
-_CANONICAL_NAMES: Final = {name: name for name in _HASHES}
-
-# RFC 4226 §4 R6 and RFC 6238 §5.1: generated keys match the hash output length.
-_GENERATED_KEY_BYTES: Final = {"sha1": 20, "sha256": 32, "sha512": 64}
-# RFC 4226 §4 R6 asks for 128 bits and recommends 160; 80-bit keys exist in old deployments and
-# need the explicit allow_short_key opt-in.
-_MIN_KEY_BYTES: Final = 16
-_MIN_LEGACY_KEY_BYTES: Final = 10
-
-# 9- and 10-digit codes are the 31-bit truncated value reduced mod 10**9 or 10**10 (RFC 4226 §5.3);
-# 10 digits is the most a 31-bit value can fill.
-_MIN_DIGITS: Final = 6
-_MAX_DIGITS: Final = 10
-_MODULI: Final = {d: 10**d for d in range(_MIN_DIGITS, _MAX_DIGITS + 1)}
-_FORMATS: Final = {d: f"%0{d}d" for d in range(_MIN_DIGITS, _MAX_DIGITS + 1)}
+_MODULI: Final = {d: 10**d for d in range(MIN_DIGITS, MAX_DIGITS + 1)}
+_FORMATS: Final = {d: f"%0{d}d" for d in range(MIN_DIGITS, MAX_DIGITS + 1)}
 
 # RFC 6238 §5.2 recommends at most one step back; RFC 4226 §7.4 asks for a bounded look-ahead.
 # The caps keep the brute-force bound s*v/10**d of a misconfigured caller within reason.
@@ -81,15 +71,8 @@ MAX_LOOK_AHEAD: Final = 50
 MAX_RESYNC_SPAN: Final = 1000
 """The most counters or steps a :meth:`HOTP.resync` or :meth:`TOTP.resync` searches."""
 
-# RFC 4226 §5.2: the counter is an 8-byte big-endian integer.
-_MAX_COUNTER: Final = 2**64 - 1
 # Windows centred at or below this never reach past the top of the counter range.
-_UNTRIMMED_TOP: Final = _MAX_COUNTER - MAX_LOOK_AHEAD
-_pack_counter = struct.Struct(">Q").pack
-# RFC 4226 §5.3: dynamic truncation reads 4 bytes at the offset given by the low nibble of the
-# last byte, as a big-endian integer whose top bit is then masked.
-_unpack_word = struct.Struct(">I").unpack_from
-_pack_word = struct.Struct(">I").pack
+_UNTRIMMED_TOP: Final = MAX_COUNTER - MAX_LOOK_AHEAD
 
 
 class Match(NamedTuple):
@@ -113,39 +96,16 @@ _new_match = tuple.__new__
 
 
 def generate_key(algorithm: Algorithm = "sha1") -> bytes:
-    """Return a fresh random key sized for *algorithm*: 20, 32 or 64 bytes.
+    """Return a fresh random key sized for *algorithm*: 20, 32 or 64 bytes, the hash's output
+    length (RFC 4226 §4 R6, RFC 6238 §5.1).
 
     The bytes come from the CSPRNG through softtoken's one randomness helper.
     """
-    return _random.random_bytes(_GENERATED_KEY_BYTES[_check_algorithm(algorithm)])
+    return _random.random_bytes(DIGEST_SIZES[_check_algorithm(algorithm)])
 
 
-def _check_algorithm(algorithm: str) -> str:
-    if not isinstance(algorithm, str):
-        raise TypeError("algorithm must be a str such as 'sha1'")
-    canonical = _CANONICAL_NAMES.get(algorithm.lower())
-    if canonical is None:
-        raise InvalidInput("algorithm must be one of sha1, sha256, sha512")
-    return canonical
-
-
-def _check_digits(digits: int) -> None:
-    check_int(digits, "digits", _MIN_DIGITS, _MAX_DIGITS)
-
-
-def _check_key(key: bytes, *, allow_short_key: bool) -> None:
-    if not isinstance(key, bytes):
-        raise TypeError("key must be bytes; decode base32 or hex text first")
-    minimum = _MIN_LEGACY_KEY_BYTES if allow_short_key else _MIN_KEY_BYTES
-    if len(key) < minimum:
-        raise InvalidKey(
-            f"key must be at least {minimum} bytes"
-            + ("" if allow_short_key else "; 10-byte legacy keys need allow_short_key=True")
-        )
-
-
-def _check_window_size(value: int, name: str, cap: int) -> None:
-    check_int(value, name, 0, cap)
+def _check_algorithm(algorithm: str) -> Algorithm:
+    return canonical_algorithm(algorithm)
 
 
 def _check_floor(value: int | None, name: str) -> int:
@@ -158,45 +118,35 @@ def _check_floor(value: int | None, name: str) -> int:
     return value
 
 
-def _check_counter(counter: int) -> None:
-    if type(counter) is not int:
-        raise TypeError("counter must be int")
-    if not 0 <= counter <= _MAX_COUNTER:
-        raise InvalidInput("counter must fit in 8 unsigned bytes")
-
-
 @attrs.frozen
 class _OTP:
     """What HOTP and TOTP share: a key, its prepared HMAC state, and the truncation."""
 
-    key: bytes = attrs.field(repr=False, eq=attrs.cmp_using(eq=compare_digest), hash=False)
+    key: bytes = attrs.field(**SECRET)
     digits: int = attrs.field(default=6, kw_only=True)
-    algorithm: str = attrs.field(default="sha1", kw_only=True, converter=_check_algorithm)
+    algorithm: Algorithm = attrs.field(default="sha1", kw_only=True, converter=_check_algorithm)
     allow_short_key: bool = attrs.field(default=False, kw_only=True, repr=False, eq=False)
 
-    # Per-token state, prepared once. OpenSSL's HMAC context keeps the key schedule (the hashes
-    # of key^ipad and key^opad), so each code costs one copy() and two compression runs.
-    # Measured on this project's 2-core machine with Python 3.11: cryptography's HMAC.copy()
-    # about 0.69 us per code, hashlib inner/outer copies 0.82 us, hmac.HMAC.copy() 1.38 us,
-    # one-shot hmac.digest 1.89 us. See docs/performance.md.
+    # Per-token state, prepared once (softtoken._hmac): each code costs one copy() of the keyed
+    # context and two compression runs.
     _mac: crypto_hmac.HMAC = attrs.field(init=False, repr=False, eq=False)
     _modulus: int = attrs.field(init=False, repr=False, eq=False)
     _format: str = attrs.field(init=False, repr=False, eq=False)
 
     def __attrs_post_init__(self) -> None:
-        _check_key(self.key, allow_short_key=self.allow_short_key)
-        _check_digits(self.digits)
+        check_key(self.key, allow_short_key=self.allow_short_key)
+        check_digits(self.digits)
         # Frozen classes set their derived fields through object.__setattr__, once.
-        object.__setattr__(self, "_mac", crypto_hmac.HMAC(self.key, _HASHES[self.algorithm]()))
+        object.__setattr__(self, "_mac", prepare(self.key, self.algorithm))
         object.__setattr__(self, "_modulus", _MODULI[self.digits])
         object.__setattr__(self, "_format", _FORMATS[self.digits])
 
     def _code(self, counter: int) -> str:
         """The code for *counter*: RFC 4226 §5.3, with no allocation beyond the C objects."""
         mac = self._mac.copy()
-        mac.update(_pack_counter(counter))
+        mac.update(pack_counter(counter))
         digest = mac.finalize()
-        word = _unpack_word(digest, digest[-1] & 0x0F)[0] & 0x7FFFFFFF
+        word = unpack_word(digest, digest[-1] & 0x0F)[0] & 0x7FFFFFFF
         code: str = self._format % (word % self._modulus)
         return code
 
@@ -211,13 +161,14 @@ class _OTP:
         # parse_code's own fast path, inlined: exactly the digits and nothing else.
         if not (type(code) is str and len(code) == digits and code.isascii() and code.isdigit()):
             code = parse_code(code, digits)
-        # Candidates are compared as 4-byte words with compare_digest: constant-time, and about
-        # 75 ns cheaper per candidate than formatting each one as zero-padded text.
-        wanted = _pack_word(int(code))
+        # Candidates are compared as 8-byte words with compare_digest: constant-time, and about
+        # 75 ns cheaper per candidate than formatting each one as zero-padded text. Eight bytes,
+        # because a 10-digit code can exceed 2**32 although no candidate ever does.
+        wanted = pack_counter(int(code))
         if not MAX_LOOK_AHEAD <= expected <= _UNTRIMMED_TOP:
             # Only a window that touches 0 or 2**64 - 1 needs trimming. The trim depends on the
             # window and the clock, never on the typed code.
-            offsets = tuple(o for o in offsets if 0 <= expected + o <= _MAX_COUNTER)
+            offsets = tuple(o for o in offsets if 0 <= expected + o <= MAX_COUNTER)
         # The body of _code, inlined with locals: this loop is the verification hot path, and a
         # method call plus attribute lookups per candidate cost about 150 ns.
         copy = self._mac.copy
@@ -225,13 +176,13 @@ class _OTP:
         for offset in offsets:
             counter = expected + offset
             mac = copy()
-            mac.update(_pack_counter(counter))
+            mac.update(pack_counter(counter))
             digest = mac.finalize()
-            word = _unpack_word(digest, digest[-1] & 0x0F)[0] & 0x7FFFFFFF
+            word = unpack_word(digest, digest[-1] & 0x0F)[0] & 0x7FFFFFFF
             # Both tests always run (`&`, not `and`): a short-circuit would make a replayed code,
             # which matches and is then refused, measurably slower than a wrong one, and so
             # tell an attacker that a code was valid once (S8). Welch's t-test caught it.
-            if compare_digest(_pack_word(word % modulus), wanted) & (counter > floor):
+            if compare_digest(pack_counter(word % modulus), wanted) & (counter > floor):
                 return _new_match(Match, (counter, offset))
         raise InvalidCode()
 
@@ -245,7 +196,7 @@ class _OTP:
         """
         digits = self.digits
         wanted = (parse_code(first, digits), parse_code(second, digits))
-        low, high = max(low, 0), min(high, _MAX_COUNTER - 1)
+        low, high = max(low, 0), min(high, MAX_COUNTER - 1)
         codes = [self._code(n) for n in range(low, high + 2)]
         firsts = [compare_digest(code, wanted[0]) for code in codes]
         seconds = [compare_digest(code, wanted[1]) for code in codes]
@@ -281,8 +232,8 @@ class HOTP(_OTP):
 
         This is a sharp tool: it checks nothing about replays. Use :meth:`verify` to check codes.
         """
-        if type(counter) is not int or not 0 <= counter <= _MAX_COUNTER:
-            _check_counter(counter)
+        if type(counter) is not int or not 0 <= counter <= MAX_COUNTER:
+            check_counter(counter)
         return self._code(counter)
 
     def verify(
@@ -309,8 +260,8 @@ class HOTP(_OTP):
             TypeError, InvalidInput: a parameter is out of range; *look_ahead* is capped at
                 :data:`MAX_LOOK_AHEAD`.
         """
-        _check_counter(counter)
-        _check_window_size(look_ahead, "look_ahead", MAX_LOOK_AHEAD)
+        check_counter(counter)
+        check_int(look_ahead, "look_ahead", 0, MAX_LOOK_AHEAD)
         floor = _check_floor(last_counter, "last_counter")
         return self._search(code, counter, _AHEAD[look_ahead], floor)
 
@@ -336,8 +287,8 @@ class HOTP(_OTP):
             InvalidCode: no consecutive pair matched.
             TypeError, InvalidInput: *look_ahead* is capped at :data:`MAX_RESYNC_SPAN`.
         """
-        _check_counter(counter)
-        _check_window_size(look_ahead, "look_ahead", MAX_RESYNC_SPAN)
+        check_counter(counter)
+        check_int(look_ahead, "look_ahead", 0, MAX_RESYNC_SPAN)
         floor = _check_floor(last_counter, "last_counter")
         return self._resync(first, second, counter, counter + look_ahead, counter, floor)
 
@@ -383,13 +334,13 @@ class TOTP(_OTP):
         """
         t0 = self.t0
         step = (at - t0) // self.period if type(at) is int and at >= t0 else self.step(at)
-        if step > _MAX_COUNTER:
+        if step > MAX_COUNTER:
             raise InvalidTime("time is beyond the last 64-bit time step")
         return self._code(step)
 
     def generate_step(self, step: int) -> str:
         """Return the code for time step *step* itself."""
-        _check_counter(step)
+        check_counter(step)
         return self._code(step)
 
     def verify(
@@ -422,9 +373,9 @@ class TOTP(_OTP):
         t0 = self.t0
         step = (at - t0) // self.period if type(at) is int and at >= t0 else self.step(at)
         if type(past) is not int or not 0 <= past <= MAX_WINDOW:
-            _check_window_size(past, "past", MAX_WINDOW)
+            check_int(past, "past", 0, MAX_WINDOW)
         if type(future) is not int or not 0 <= future <= MAX_WINDOW:
-            _check_window_size(future, "future", MAX_WINDOW)
+            check_int(future, "future", 0, MAX_WINDOW)
         if last_step is None:
             floor = -1
         elif type(last_step) is int and last_step >= 0:
@@ -459,8 +410,8 @@ class TOTP(_OTP):
                 :data:`MAX_RESYNC_SPAN`.
         """
         step = self.step(at)
-        _check_window_size(past, "past", MAX_RESYNC_SPAN)
-        _check_window_size(future, "future", MAX_RESYNC_SPAN - past)
+        check_int(past, "past", 0, MAX_RESYNC_SPAN)
+        check_int(future, "future", 0, MAX_RESYNC_SPAN - past)
         floor = _check_floor(last_step, "last_step")
         return self._resync(first, second, step - past - 1, step + future - 1, step, floor)
 

@@ -15,19 +15,27 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import struct
 from hmac import compare_digest
 from typing import Final, Literal, cast
 
 import attrs
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives import hmac as crypto_hmac
 
 from softtoken import _random
+from softtoken._checks import MAX_COUNTER, check_counter, check_key
 from softtoken._encoding import parse_code
+from softtoken._hmac import (
+    DIGEST_SIZES,
+    Algorithm,
+    canonical_algorithm,
+    hash_bytes,
+    pack_counter,
+    prepare,
+    truncate,
+)
+from softtoken._secret import SECRET
 from softtoken._time import to_unix
 from softtoken.exceptions import InvalidCode, InvalidInput, InvalidSuite, InvalidTime, MalformedCode
-from softtoken.hotp import _HASHES, Algorithm, _check_counter, _check_key
 
 __all__ = [
     "MAX_QUESTION_LENGTH",
@@ -40,9 +48,6 @@ __all__ = [
 
 QuestionFormat = Literal["A", "H", "N"]
 """RFC 6287 §6.3 question formats: alphanumeric, hexadecimal, numeric."""
-"""RFC 6287 §6.3: alphanumeric, hexadecimal or numeric questions."""
-
-_DIGEST_SIZES: Final[dict[str, int]] = {"sha1": 20, "sha256": 32, "sha512": 64}
 
 # RFC 6287 §6.3 (CryptoFunction): the truncation is 0 (none) or 4 to 10 digits.
 _MIN_DIGITS: Final = 4
@@ -75,12 +80,6 @@ _STEP_TEXT: Final[dict[int, str]] = {
     **{3600 * n: f"{n}H" for n in range(1, 49)},
 }
 
-# RFC 6287 §5.1: the counter C and the time-step count T are 8-byte big-endian integers.
-_MAX_COUNTER: Final = 2**64 - 1
-_pack_counter = struct.Struct(">Q").pack
-# RFC 4226 §5.3, used by RFC 6287 §5.2: read 4 bytes at the offset in the last byte's low nibble.
-_unpack_word = struct.Struct(">I").unpack_from
-
 _SUITE_HASHES: Final[dict[str, Algorithm]] = {
     "SHA1": "sha1",
     "SHA256": "sha256",
@@ -106,23 +105,11 @@ def _check_type(value: object, kind: type, name: str) -> None:
 
 
 def _suite_algorithm(value: str) -> Algorithm:
-    if not isinstance(value, str):
-        raise TypeError("algorithm must be a str such as 'sha1'")
-    name = value.lower()
-    if name not in _DIGEST_SIZES:
-        raise InvalidSuite("algorithm must be one of sha1, sha256, sha512")
-    return cast("Algorithm", name)
+    return canonical_algorithm(value, error=InvalidSuite)
 
 
 def _suite_pin_algorithm(value: str | None) -> Algorithm | None:
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise TypeError("pin_algorithm must be a str such as 'sha1', or None")
-    name = value.lower()
-    if name not in _DIGEST_SIZES:
-        raise InvalidSuite("pin_algorithm must be one of sha1, sha256, sha512, or None")
-    return cast("Algorithm", name)
+    return None if value is None else canonical_algorithm(value, error=InvalidSuite)
 
 
 def _validate_digits(_: object, __: object, value: int) -> None:
@@ -283,7 +270,7 @@ class OCRA:
         InvalidSuite: the suite text is not a valid, canonical RFC 6287 suite.
     """
 
-    key: bytes = attrs.field(repr=False, eq=attrs.cmp_using(eq=compare_digest), hash=False)
+    key: bytes = attrs.field(**SECRET)
     suite: OCRASuite = attrs.field(converter=_to_suite)
     allow_short_key: bool = attrs.field(default=False, kw_only=True, repr=False, eq=False)
 
@@ -292,8 +279,8 @@ class OCRA:
     _mac: crypto_hmac.HMAC = attrs.field(init=False, repr=False, eq=False)
 
     def __attrs_post_init__(self) -> None:
-        _check_key(self.key, allow_short_key=self.allow_short_key)
-        mac = crypto_hmac.HMAC(self.key, _HASHES[self.suite.algorithm]())
+        check_key(self.key, allow_short_key=self.allow_short_key)
+        mac = prepare(self.key, self.suite.algorithm)
         mac.update(str(self.suite).encode("ascii") + b"\x00")
         object.__setattr__(self, "_mac", mac)
 
@@ -395,8 +382,8 @@ def _data_input(
     if suite.counter:
         if counter is None:
             raise InvalidInput("this OCRA suite requires a counter")
-        _check_counter(counter)
-        c = _pack_counter(counter)
+        check_counter(counter)
+        c = pack_counter(counter)
     elif counter is not None:
         raise InvalidInput("this OCRA suite takes no counter")
     else:
@@ -419,9 +406,9 @@ def _data_input(
         if at is None:
             raise InvalidInput("this OCRA suite requires a time")
         steps = to_unix(at) // suite.time_step
-        if steps > _MAX_COUNTER:
+        if steps > MAX_COUNTER:
             raise InvalidTime("time is beyond the last 64-bit time step")
-        t = _pack_counter(steps)
+        t = pack_counter(steps)
     elif at is not None:
         raise InvalidInput("this OCRA suite takes no time")
     else:
@@ -472,29 +459,30 @@ def _pin_field(algorithm: Algorithm | None, pin: str | None, pin_hash: bytes | N
     if pin_hash is not None:
         if not isinstance(pin_hash, bytes):
             raise TypeError("pin_hash must be bytes")
-        if len(pin_hash) != _DIGEST_SIZES[algorithm]:
+        if len(pin_hash) != DIGEST_SIZES[algorithm]:
             raise InvalidInput("pin_hash must be as long as the suite's PIN hash")
         return pin_hash
     if type(pin) is not str:
         raise TypeError("pin must be str")
     if not pin:
         raise InvalidInput("pin must not be empty")
-    try:
-        encoded = pin.encode("utf-8")
-    except UnicodeEncodeError:
-        # Lone surrogates cannot be encoded; refuse them like any other bad value.
-        raise InvalidInput("pin must be encodable as UTF-8") from None
-    digest = hashes.Hash(_HASHES[algorithm]())
-    digest.update(encoded)
-    return digest.finalize()
+    # Lone surrogates cannot be encoded. They are refused before encoding, so that no
+    # UnicodeEncodeError (which quotes the text) is left on the raised error's __context__.
+    if not _encodable(pin):
+        raise InvalidInput("pin must be encodable as UTF-8")
+    return hash_bytes(algorithm, pin.encode("utf-8"))
+
+
+def _encodable(text: str) -> bool:
+    """True when *text* has no lone surrogate, the only thing UTF-8 cannot encode."""
+    return text.isascii() or not any("\ud800" <= char <= "\udfff" for char in text)
 
 
 def _response(mac: bytes, digits: int) -> str:
     """The response text: RFC 4226 §5.3 truncation, or the full HMAC for t = 0 (RFC 6287 §5.2)."""
     if digits == 0:
         return mac.hex()
-    word = _unpack_word(mac, mac[-1] & 0x0F)[0] & 0x7FFFFFFF
-    return f"{word % 10**digits:0{digits}d}"
+    return f"{truncate(mac) % 10**digits:0{digits}d}"
 
 
 def _parse_response(response: str, suite: OCRASuite) -> str:
@@ -504,6 +492,6 @@ def _parse_response(response: str, suite: OCRASuite) -> str:
     if type(response) is not str:
         raise TypeError("a response must be str")
     text = response.strip(" \t\r\n").lower()
-    if len(text) != 2 * _DIGEST_SIZES[suite.algorithm] or not _LOWER_HEX.issuperset(text):
+    if len(text) != 2 * DIGEST_SIZES[suite.algorithm] or not _LOWER_HEX.issuperset(text):
         raise MalformedCode()
     return text

@@ -3,7 +3,9 @@
 - :class:`KeyURI`, :func:`build_uri` and :func:`parse_uri` write and strictly read Key URIs.
 - :class:`CompatibilityProfile` and :func:`check_compatibility` warn when an app is known to
   ignore or refuse a parameter, with profiles for common apps.
-- :func:`qr_png`, :func:`qr_svg` and :func:`qr_text` draw the QR code locally.
+
+QR codes are drawn by :mod:`softtoken.render` (``qr_png``, ``qr_svg``, ``qr_text``), the only
+module that imports segno, so that importing provisioning or the app side never loads it.
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ from softtoken.provisioning.profiles import (
     CompatibilityProfile,
     check_compatibility,
 )
-from softtoken.provisioning.qr import qr_png, qr_svg, qr_text
 from softtoken.provisioning.uri import MAX_URI_LENGTH, KeyURI, build_uri, parse_uri
 
 __all__ = [
@@ -32,7 +33,4 @@ __all__ = [
     "build_uri",
     "check_compatibility",
     "parse_uri",
-    "qr_png",
-    "qr_svg",
-    "qr_text",
 ]
