@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck pytest bench docs clean
+.PHONY: demo test lint typecheck layers pytest bench docs clean
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "softtoken needs Python 3.11 or later")'
@@ -27,14 +27,19 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/python -m mypy --strict src tests benchmarks examples tools
 
+# The import-linter contract in pyproject.toml: no module imports a higher layer.
+layers: $(STAMP)
+	$(BIN)/lint-imports
+
 pytest: $(STAMP)
 	$(BIN)/python -m pytest
 
-test: lint typecheck pytest
+test: lint typecheck layers pytest
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_core.py
 	$(BIN)/python benchmarks/bench_timing.py
+	$(BIN)/python benchmarks/bench_app.py
 
 docs: $(STAMP)
 	$(BIN)/python -m mkdocs build --strict
