@@ -83,6 +83,28 @@ class TestBase32:
         """Canonical encoding equals base64.b32encode without its padding."""
         assert base64.b32encode(data).decode().rstrip("=") == b32encode(data)
 
+    @pytest.mark.parametrize(
+        "letter",
+        [
+            "\u00df",
+            "\u0131",
+            "\u017f",
+            "\ufb00",
+            "\ufb01",
+            "\ufb02",
+            "\ufb03",
+            "\ufb04",
+            "\ufb05",
+            "\ufb06",
+        ],
+    )
+    def test_non_ascii_is_refused_before_case_mapping(self, letter: str) -> None:
+        """Letters that upper-case into A-Z (the sharp s, dotless i, long s, ligatures) are
+        refused, so that a secret has exactly one spelling (S13)."""
+        assert letter.upper().isascii()
+        with pytest.raises(InvalidEncoding):
+            b32decode("JBSWY3DP" + letter + "EHPK3PXP")
+
     @given(st.text(max_size=80))
     @example("A" * 7 + "=")
     @example("=" * 8)

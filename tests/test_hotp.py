@@ -18,6 +18,7 @@ from softtoken import (
     InvalidInput,
     InvalidKey,
     InvalidTime,
+    KeyTooShort,
     MalformedCode,
     Match,
     generate_key,
@@ -132,8 +133,9 @@ class TestConstruction:
 
     def test_legacy_opt_in_still_refuses_under_80_bits(self) -> None:
         """Even with the opt-in, a key under 10 bytes is refused."""
-        with pytest.raises(InvalidKey, match="at least 10 bytes"):
+        with pytest.raises(KeyTooShort, match="at least 10 bytes") as info:
             HOTP(b"k" * 9, allow_short_key=True)
+        assert not info.value.legacy_opt_in
 
     @pytest.mark.parametrize("digits", [0, 5, 11, 20])
     def test_digits_outside_6_to_10_are_refused(self, digits: int) -> None:
@@ -305,6 +307,19 @@ class TestCodeShapes:
             self.token.verify(typed, counter=0)
         assert isinstance(caught.value, InvalidCode)
         assert isinstance(caught.value, ValueError)
+
+    @given(st.text("0123456789", min_size=10, max_size=10))
+    @example("9999999999")
+    @example("4294967296")
+    def test_any_ten_digit_code_is_answered(self, code: str) -> None:
+        """Every 10-digit string, even above 2**32, is a match or InvalidCode, never
+        struct.error (issue 6, #5: 57% of 10-digit strings used to raise it)."""
+        token = HOTP(RFC_SEED_SHA1, digits=10)
+        try:
+            token.verify(code, counter=0, look_ahead=2)
+        except InvalidCode:
+            return
+        assert code in {token.generate(n) for n in range(3)}
 
     def test_int_codes_are_a_type_error(self) -> None:
         """An int code is refused: it would lose leading zeros."""

@@ -311,7 +311,7 @@ def unlock(
     if dek is None:
         outcome, counter = record_unlock(policy.unlock, identity.unlock, correct=False)
         changed = _after_unlock_count(identity, outcome, counter, now)
-        return changed, UnlockResult(outcome, remaining_unlock_tries(policy.unlock, changed.unlock))
+        return changed, UnlockResult(outcome, remaining_unlock_tries(policy.unlock, counter))
     secret = open_sealed(dek, keys.secret_box, _aad(Label.SECRET_AAD, serial))
     if secret is None:
         raise WalletCorrupt()
