@@ -1,12 +1,13 @@
 """The softtoken story, told with the library API.
 
-Chapters 1 to 6 follow one TOTP token from creation to a refused replay. Chapters 7 to 13 tell
-the app side: an Entrust-like wallet holds an identity behind a PIN, five wrong PINs lock it, the
-bank answers the app's reset code with an unlock code, and a new PIN opens it again.
+Chapters 1 to 6 follow one TOTP token from creation to a refused replay. Chapters 7 to 14 tell
+the app side: an Entrust-style wallet file holds an identity behind a PIN, five wrong PINs lock
+it, the bank answers the app's reset code with an unlock code, a new PIN opens it again, and an
+old copy of the wallet file is refused.
 
 Run it with ``make demo``, or ``python examples/demo.py``. It needs no network and finishes in
-about two seconds, most of it the real scrypt PIN hashing (``PHONE_KDF``). Each chapter is a
-small function called from :func:`main`.
+about five seconds, most of it the real scrypt PIN hashing (``PHONE_KDF``, 0.27 s a hash). Each
+chapter is a small function called from :func:`main`. The bank and the people are invented.
 
 Keys are drawn from the CSPRNG and never printed: the token's ``repr`` hides the key and the URI
 is shown masked. Only the QR code carries it, as it must for an authenticator app to scan it.
@@ -16,25 +17,36 @@ only the example PINs that the policy refuses are shown.
 
 from __future__ import annotations
 
+import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
 
-from softtoken import TOTP, InvalidCode, Match, PINRejected, _random, generate_key
-from softtoken.app import DEVICE_KEY_LENGTH, CodeResult, Wallet
-from softtoken.pinlock import ENTRUST_LIKE, Outcome, PINProfile, Status
-from softtoken.provisioning import build_uri, parse_uri, qr_text
-from softtoken.unlock import UnlockOutcome, compute_unlock_code
+from softtoken import TOTP, InvalidCode, Match, _random, generate_key
+from softtoken.app import DEVICE_KEY_LENGTH, FileVersionGuard, IdentityPolicy, WalletFile
+from softtoken.exceptions import (
+    NotAccepted,
+    PINLocked,
+    PINRejected,
+    UnlockCodeRejected,
+    WalletRolledBack,
+    WrongPIN,
+)
+from softtoken.pinlock import ENTRUST_LIKE, PHONE_KDF, KDFParams, PINRejection, Status
+from softtoken.provisioning import build_uri, parse_uri
+from softtoken.render import qr_text
+from softtoken.unlock import compute_unlock_code, display_reset_code
 
 ACCOUNT = "alice@example.com"
-ISSUER = "Example Bank"
+ISSUER = "Banco Ejemplo"
 
 # The app side's identity, as printed on the bank's enrolment letter.
 SERIAL = "93171-12184"
 FIRST_NAME = "TESTING ENROLADO"
-NEW_NAME = "PRODUBANCO"
-# The profile the wallet runs with. The tests swap in fast KDF parameters; the demo itself uses
-# the real ones, which keep the whole story at about two seconds.
-APP_PROFILE: PINProfile = ENTRUST_LIKE
+NEW_NAME = "Banco Ejemplo - ahorros"
+# The app's PIN hashing cost. The tests swap in fast test parameters; the demo itself uses the
+# real ones.
+APP_KDF: KDFParams = PHONE_KDF
 # Demo inputs. The refused ones are printed, to show the policy; the accepted ones never are.
 WEAK_PINS = ("1111", "1234")
 FIRST_PIN = "2580"
@@ -126,110 +138,111 @@ def report(ok: bool, what: str) -> bool:
     return ok
 
 
-def persist(wallet: Wallet) -> Wallet:
-    """Seal the wallet and open it again, as an app stores it before showing the user anything."""
-    return Wallet.from_bytes(
-        wallet.to_bytes(), device_key=wallet.device_key, profile=wallet.profile
-    )
+# How the demo says each PIN rule in words.
+RULES = {
+    PINRejection.NOT_DIGITS: "not only digits",
+    PINRejection.WRONG_LENGTH: "the wrong length",
+    PINRejection.REPEATED_DIGIT: "one digit repeated",
+    PINRejection.SEQUENTIAL: "a run of consecutive digits",
+    PINRejection.RECENTLY_USED: "used recently",
+    PINRejection.DENY_LISTED: "on the deny list",
+}
 
 
-def type_pin(wallet: Wallet, pin: str, now: int) -> tuple[Wallet, CodeResult]:
-    """Type *pin* the safe way: open an attempt and store it, check the PIN, store again.
-
-    Were the app killed between the two stores, the stored wallet would still hold the open
-    attempt, and the next ``begin_attempt`` would count it as a wrong PIN: racing the save never
-    gives a free guess.
-    """
-    wallet = persist(wallet.begin_attempt(SERIAL, now=now))
-    wallet, result = wallet.show_code(SERIAL, pin, now=now)
-    return persist(wallet), result
+def rules(error: PINRejected) -> str:
+    """The rules a refused PIN broke, in words."""
+    return ", ".join(sorted(RULES[PINRejection(reason)] for reason in error.reasons))
 
 
-def list_identities(wallet: Wallet) -> None:
+def tries(count: int) -> str:
+    """*count* tries, in words."""
+    return f"{count} {'try' if count == 1 else 'tries'} left"
+
+
+def list_identities(app: WalletFile) -> None:
     """Print one line per identity: serial, name, status and PIN tries left. No secret."""
-    for info in wallet.identities():
+    for info in app.identities():
         print(
             f"  {info.serial}  {info.name!r}  {info.kind} {info.digits} digits  "
             f"{info.status.value}, {info.remaining_tries} PIN tries left"
         )
 
 
-def create_wallet() -> tuple[Wallet, bytes]:
-    """Chapter 7: an Entrust-like wallet with one identity, renamed; return it and its secret.
-
-    An identity is enrolled together with its PIN; chapter 8 shows the policy that PIN passed.
-    """
-    heading(7, "An Entrust-like app wallet")
-    # On a phone the device key lives in the hardware keystore; here it is 32 random bytes.
+def open_app(folder: Path) -> WalletFile:
+    """The app's wallet file, with a version guard beside the device key."""
+    # On a phone the device key and the guard live in the secure hardware; here, files.
     device_key = _random.random_bytes(DEVICE_KEY_LENGTH)
+    guard = FileVersionGuard(folder / "device-key.version")
+    return WalletFile(folder / "wallet", device_key=device_key, guard=guard, kdf=APP_KDF)
+
+
+def create_wallet(app: WalletFile) -> bytes:
+    """Chapter 7: an Entrust-style wallet with one identity, renamed; return its secret."""
+    heading(7, "An Entrust-style app wallet")
     secret = generate_key("sha1")
     print("A 32-byte device key and the bank's 160-bit secret came from the CSPRNG; not shown.")
-    if APP_PROFILE.kdf != ENTRUST_LIKE.kdf:
+    if APP_KDF != PHONE_KDF:
         print("(this run uses fast test KDF parameters, not the real PIN hashing cost)")
-    wallet = Wallet.create(device_key=device_key, profile=APP_PROFILE)
-    wallet = persist(wallet.add_key(SERIAL, secret, name=FIRST_NAME, pin=FIRST_PIN))
-    print(f"Enrolled serial {SERIAL} as {FIRST_NAME!r}:")
-    list_identities(wallet)
-    wallet = persist(wallet.rename(SERIAL, NEW_NAME))
+    app.create(policy=IdentityPolicy.from_profile(ENTRUST_LIKE))
+    app.update(lambda w: w.add_key(SERIAL, secret, name=FIRST_NAME, pin=FIRST_PIN))
+    print(f"Enrolled serial {SERIAL} as {FIRST_NAME!r}; 5 wrong PINs will lock it:")
+    list_identities(app)
+    app.update(lambda w: w.rename(SERIAL, NEW_NAME))
     print(f"Renamed it to {NEW_NAME!r}:")
-    list_identities(wallet)
-    return wallet, secret
+    list_identities(app)
+    return secret
 
 
-def choose_pin(wallet: Wallet, now: int) -> tuple[Wallet, bool]:
-    """Chapter 8: weak PINs are refused with machine-readable reasons; a good one shows a code."""
+def choose_pin(app: WalletFile, now: int) -> bool:
+    """Chapter 8: weak PINs are refused with their reasons; the enrolled PIN shows a code."""
     heading(8, "Choose a PIN")
     ok = True
+    wallet = app.read()
     for pin in WEAK_PINS:
         try:
             wallet.check_new_pin(SERIAL, pin)
         except PINRejected as error:
-            reasons = sorted(reason.value for reason in error.reasons)
-            print(f"PIN {pin} refused: {', '.join(reasons)}")
+            print(f"PIN {pin} refused: {rules(error)}")
         else:
             ok = report(False, f"PIN {pin} was accepted")
-    try:
-        # The PIN is already the identity's, so check_new_pin would refuse it as recently used;
-        # the policy alone is what add_key applied at enrolment.
-        wallet.profile.pin.check(FIRST_PIN)
-    except PINRejected:
-        ok = report(False, "the chosen PIN was refused")
-    else:
-        print("The PIN chosen at enrolment (not shown) meets the policy; add_key checked it.")
-    wallet, result = type_pin(wallet, FIRST_PIN, now)
-    ok = report(result.accepted, "the right PIN was not accepted") and ok
-    print(f"With that PIN the app shows: {result.code} ({result.remaining_tries} tries left)")
-    return wallet, ok
+    print("The PIN chosen at enrolment (not shown) met the same rules.")
+    code = app.code(SERIAL, FIRST_PIN, now=now)
+    print(f"With that PIN the app shows: {code} ({tries(app.read().info(SERIAL).remaining_tries)})")
+    return ok
 
 
-def lock_with_wrong_pins(wallet: Wallet, now: int) -> tuple[Wallet, bool]:
+def lock_with_wrong_pins(app: WalletFile, now: int) -> bool:
     """Chapter 9: five wrong PINs in a row lock the identity."""
-    max_failures = wallet.profile.lockout.max_failures
-    heading(9, f"{max_failures} wrong PINs")
+    heading(9, "5 wrong PINs")
     print("Each attempt is stored before its PIN is checked, so killing the app mid-check counts.")
-    outcomes = []
-    for attempt in range(1, max_failures + 1):
-        wallet, result = type_pin(wallet, WRONG_PIN, now)
-        outcomes.append(result.outcome)
-        print(
-            f"wrong PIN {attempt}: {result.outcome.value}, "
-            f"{result.remaining_tries} tries left, code shown: {result.code is not None}"
-        )
-    expected = [Outcome.REJECTED] * (max_failures - 1) + [Outcome.LOCKED_NOW]
-    ok = report(expected == outcomes, "the wrong PINs did not end in a lock")
-    wallet, result = type_pin(wallet, FIRST_PIN, now)
-    print(f"Even the right PIN now gets: {result.outcome.value}")
-    ok = report(result.outcome is Outcome.STILL_LOCKED, "the locked identity took a PIN") and ok
-    list_identities(wallet)
-    return wallet, ok and wallet.identities()[0].status is Status.LOCKED
+    said = []
+    for attempt in range(1, 6):
+        try:
+            app.code(SERIAL, WRONG_PIN, now=now)
+        except WrongPIN as error:
+            said.append("wrong")
+            print(f"wrong PIN {attempt}: wrong, {tries(error.remaining_tries)}")
+        except PINLocked as error:
+            said.append("locked" if error.just_now else "already locked")
+            print(f"wrong PIN {attempt}: the identity is now locked")
+        else:
+            said.append("accepted")
+    ok = report(["wrong"] * 4 + ["locked"] == said, "the wrong PINs did not end in a lock")
+    try:
+        app.code(SERIAL, FIRST_PIN, now=now)
+    except PINLocked:
+        print("Even the right PIN is now refused: the identity is locked.")
+    else:
+        ok = report(False, "the locked identity took a PIN")
+    list_identities(app)
+    return ok and app.read().info(SERIAL).status is Status.LOCKED
 
 
-def show_reset_code(wallet: Wallet) -> str:
+def show_reset_code(app: WalletFile) -> str:
     """Chapter 10: the locked app shows a 9-digit reset code for the user to read to the bank."""
     heading(10, "The reset code")
-    reset_code = wallet.reset_code(SERIAL)
-    grouped = " ".join(reset_code[i : i + 3] for i in range(0, len(reset_code), 3))
-    print(f"The app shows reset code {grouped}; the user reads it to the bank.")
+    reset_code = app.reset_code(SERIAL)
+    print(f"The app shows reset code {display_reset_code(reset_code)}; the user reads it out.")
     return reset_code
 
 
@@ -242,57 +255,83 @@ def bank_answers(secret: bytes, reset_code: str) -> str:
     return unlock_code
 
 
-def unlock_with_new_pin(wallet: Wallet, unlock_code: str, now: int) -> tuple[Wallet, bool]:
-    """Chapter 12: unlocking needs a new PIN; the previous PIN is refused and counts no try."""
+def unlock_with_new_pin(app: WalletFile, unlock_code: str, now: int) -> bool:
+    """Chapter 12: a wrong code counts a try; the right one with the old PIN spends nothing;
+    the right one with a new PIN unlocks."""
     heading(12, "Unlock with a new PIN")
     ok = True
-    # As for a PIN, the unlock attempt is stored before the code is tried.
-    wallet = persist(wallet.begin_attempt(SERIAL, now=now, unlock=True))
+    wrong = f"{(int(unlock_code) + 1) % 10**8:08d}"
     try:
-        wallet.unlock(SERIAL, unlock_code, new_pin=FIRST_PIN, now=now)
+        app.unlock(SERIAL, wrong, new_pin=NEW_PIN, now=now)
+    except UnlockCodeRejected as error:
+        print(f"A mistyped unlock code: not accepted, {tries(error.remaining_tries)}.")
+    else:
+        ok = report(False, "a wrong unlock code was accepted")
+    try:
+        app.unlock(SERIAL, unlock_code, new_pin=FIRST_PIN, now=now)
     except PINRejected as error:
-        reasons = sorted(reason.value for reason in error.reasons)
-        print(f"The previous PIN as the new PIN: refused ({', '.join(reasons)}); no try counted.")
+        print(f"The right code with the previous PIN as the new one: refused ({rules(error)}).")
+        print("The PIN history is consulted only now, after the code was proven; nothing spent.")
     else:
         ok = report(False, "the previous PIN was accepted as the new one")
-    # The refused PIN left the attempt open, so the same attempt goes on with a good new PIN.
-    wallet, outcome = wallet.unlock(SERIAL, unlock_code, new_pin=NEW_PIN, now=now)
-    wallet = persist(wallet)
-    print(f"The unlock code with a good new PIN: {outcome.value}")
-    ok = report(outcome is UnlockOutcome.UNLOCKED, "the unlock code was not accepted") and ok
-    list_identities(wallet)
-    return wallet, ok and wallet.identities()[0].status is Status.ACTIVE
+    try:
+        app.unlock(SERIAL, unlock_code, new_pin=NEW_PIN, now=now)
+    except NotAccepted:
+        ok = report(False, "the unlock code was not accepted")
+    else:
+        print("The right code with a good new PIN: unlocked.")
+    list_identities(app)
+    return ok and app.read().info(SERIAL).status is Status.ACTIVE
 
 
-def code_after_unlock(wallet: Wallet, secret: bytes, now: int) -> tuple[Wallet, bool]:
+def code_after_unlock(app: WalletFile, secret: bytes, now: int) -> bool:
     """Chapter 13: the new PIN shows the code, and it is the bank's TOTP code for this time."""
     heading(13, "A code with the new PIN")
-    wallet, result = type_pin(wallet, NEW_PIN, now)
+    code = app.code(SERIAL, NEW_PIN, now=now)
     expected = TOTP(secret).generate(now)
-    print(f"With the new PIN the app shows: {result.code}")
+    print(f"With the new PIN the app shows: {code}")
     print(f"The bank's TOTP for the same time:  {expected}")
-    ok = report(result.accepted and expected == result.code, "the codes differ")
-    # A wrong PIN is counted, so the wallet it returns is the one to keep.
-    wallet, old_result = type_pin(wallet, FIRST_PIN, now)
-    print(f"The old PIN now gets: {old_result.outcome.value}")
-    ok = report(old_result.outcome is Outcome.REJECTED, "the old PIN still works") and ok
-    return wallet, ok
+    ok = report(expected == code, "the codes differ")
+    try:
+        app.code(SERIAL, FIRST_PIN, now=now)
+    except WrongPIN as error:
+        print(f"The old PIN now gets: wrong, {tries(error.remaining_tries)}")
+    else:
+        ok = report(False, "the old PIN still works")
+    return ok
+
+
+def refuse_rollback(app: WalletFile, now: int) -> bool:
+    """Chapter 14: copying back an older wallet file would restore spent tries; it is refused."""
+    heading(14, "An old copy of the wallet")
+    older = app.path.read_bytes()
+    try:
+        app.code(SERIAL, WRONG_PIN, now=now)
+    except WrongPIN as error:
+        print(f"Another wrong PIN: wrong, {tries(error.remaining_tries)}")
+    app.path.write_bytes(older)
+    print("Someone copies back the wallet file as it was before that wrong PIN.")
+    try:
+        app.code(SERIAL, NEW_PIN, now=now)
+    except WalletRolledBack as error:
+        print(f"The app refuses it: {error}.")
+        return True
+    return report(False, "the rolled-back wallet was accepted")
 
 
 def app_story(now: int) -> bool:
-    """Chapters 7 to 13; return whether every step had its expected outcome."""
-    wallet, secret = create_wallet()
-    wallet, chose = choose_pin(wallet, now)
-    wallet, locked = lock_with_wrong_pins(wallet, now)
-    if not locked:
-        return False
-    reset_code = show_reset_code(wallet)
-    unlock_code = bank_answers(secret, reset_code)
-    wallet, unlocked = unlock_with_new_pin(wallet, unlock_code, now)
-    if not unlocked:
-        return False
-    _, shown = code_after_unlock(wallet, secret, now)
-    return chose and shown
+    """Chapters 7 to 14; return whether every step had its expected outcome."""
+    with tempfile.TemporaryDirectory(prefix="softtoken-demo-") as folder:
+        app = open_app(Path(folder))
+        secret = create_wallet(app)
+        chose = choose_pin(app, now)
+        if not lock_with_wrong_pins(app, now):
+            return False
+        unlock_code = bank_answers(secret, show_reset_code(app))
+        if not unlock_with_new_pin(app, unlock_code, now):
+            return False
+        shown = code_after_unlock(app, secret, now)
+        return chose and shown and refuse_rollback(app, now)
 
 
 def main() -> int:

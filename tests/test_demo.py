@@ -11,14 +11,13 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-import attrs
 import pytest
 
 from softtoken import TOTP, _random
 from softtoken._encoding import b32encode
-from softtoken.app import CodeResult, Wallet
-from softtoken.pinlock import ENTRUST_LIKE, INSECURE_TEST_KDF, Status
-from softtoken.unlock import UnlockOutcome, compute_unlock_code
+from softtoken.app import CodeResult, UnlockResult, Wallet, WalletFile
+from softtoken.pinlock import INSECURE_TEST_KDF, Status
+from softtoken.unlock import compute_unlock_code
 
 DEMO = Path(__file__).parent.parent / "examples" / "demo.py"
 
@@ -55,7 +54,7 @@ def demo(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
     assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    monkeypatch.setattr(module, "APP_PROFILE", attrs.evolve(ENTRUST_LIKE, kdf=INSECURE_TEST_KDF))
+    monkeypatch.setattr(module, "APP_KDF", INSECURE_TEST_KDF)
     monkeypatch.setattr(module.time, "time", lambda: float(NOW))
     return module
 
@@ -75,10 +74,10 @@ class TestDemo:
         assert 0 == demo.main()
 
     def test_chapters_in_order(self, demo: ModuleType, capsys: pytest.CaptureFixture[str]) -> None:
-        """The thirteen chapters appear, with their headings, in the story's order."""
+        """The fourteen chapters appear, with their headings, in the story's order."""
         demo.main()
         out = capsys.readouterr().out
-        headings = [f"\n{n}. " for n in range(1, 14)]
+        headings = [f"\n{n}. " for n in range(1, 15)]
         positions = [out.find(heading) for heading in headings]
         assert -1 not in positions
         assert sorted(positions) == positions
@@ -120,37 +119,40 @@ class TestDemo:
         )
         assert (0, "") == (result.returncode, result.stderr)
         assert "6. A code from 3 steps ago" in result.stdout
-        assert "13. A code with the new PIN" in result.stdout
+        assert "14. An old copy of the wallet" in result.stdout
         assert "fast test KDF" not in result.stdout
         assert "UNEXPECTED" not in result.stdout
 
 
 class TestAppChapters:
-    """Chapters 7 to 13: the wallet's PIN, lockout and unlock story."""
+    """Chapters 7 to 14: the wallet file's PIN, lockout, unlock and rollback story."""
 
     def test_wallet_listing(self, demo: ModuleType, capsys: pytest.CaptureFixture[str]) -> None:
         """Chapter 7 lists the identity under its first name, then under the new one."""
         demo.main()
         text = chapter(capsys.readouterr().out, 7)
         first = text.index("9317112184  'TESTING ENROLADO'")
-        assert first < text.index("9317112184  'PRODUBANCO'")
+        assert first < text.index("9317112184  'Banco Ejemplo - ahorros'")
 
     def test_weak_pins_refused(self, demo: ModuleType, capsys: pytest.CaptureFixture[str]) -> None:
-        """Chapter 8 shows 1111 and 1234 refused with their reasons, then a code."""
+        """Chapter 8 shows 1111 and 1234 refused with their reasons in words, then a code."""
         demo.main()
         text = chapter(capsys.readouterr().out, 8)
-        assert "PIN 1111 refused: repeated_digit\n" in text
-        assert "PIN 1234 refused: sequential\n" in text
+        assert "PIN 1111 refused: one digit repeated\n" in text
+        assert "PIN 1234 refused: a run of consecutive digits\n" in text
         assert f"the app shows: {TOTP(SECRET).generate(NOW)} (5 tries left)" in text
 
     def test_wrong_pins_lock(self, demo: ModuleType, capsys: pytest.CaptureFixture[str]) -> None:
         """Chapter 9: four wrong PINs count down, the fifth locks, and the right PIN is shut out."""
         demo.main()
         text = chapter(capsys.readouterr().out, 9)
-        expected = [f"wrong PIN {n}: rejected, {5 - n} tries left" for n in range(1, 5)]
-        expected.append("wrong PIN 5: locked_now, 0 tries left")
-        assert expected == re.findall(r"wrong PIN \d: \w+, \d tries left", text)
-        assert "the right PIN now gets: still_locked" in text
+        expected = [
+            f"wrong PIN {n}: wrong, {5 - n} {'try' if n == 4 else 'tries'} left"
+            for n in range(1, 5)
+        ]
+        assert expected == re.findall(r"wrong PIN \d: wrong, \d tr(?:y|ies) left", text)
+        assert "wrong PIN 5: the identity is now locked" in text
+        assert "Even the right PIN is now refused" in text
         assert "locked, 0 PIN tries left" in text
 
     def test_bank_unlock_code(self, demo: ModuleType, capsys: pytest.CaptureFixture[str]) -> None:
@@ -163,58 +165,69 @@ class TestAppChapters:
         assert f") = {expected}\n" in chapter(out, 11)
 
     def test_unlock(self, demo: ModuleType, capsys: pytest.CaptureFixture[str]) -> None:
-        """Chapter 12: the previous PIN is refused as the new one, then the unlock succeeds."""
+        """Chapter 12: a wrong code costs a try, the previous PIN is refused after the right
+        code, and the good new PIN unlocks."""
         demo.main()
         text = chapter(capsys.readouterr().out, 12)
-        assert "refused (recently_used); no try counted." in text
-        assert "with a good new PIN: unlocked\n" in text
+        assert "A mistyped unlock code: not accepted, 2 tries left." in text
+        assert "refused (used recently)." in text
+        assert "with a good new PIN: unlocked.\n" in text
         assert "active, 5 PIN tries left" in text
 
     def test_code_after_unlock(self, demo: ModuleType, capsys: pytest.CaptureFixture[str]) -> None:
-        """Chapter 13: the new PIN shows the secret's TOTP code; the old PIN is rejected."""
+        """Chapter 13: the new PIN shows the secret's TOTP code; the old PIN is wrong."""
         demo.main()
         text = chapter(capsys.readouterr().out, 13)
         assert f"With the new PIN the app shows: {TOTP(SECRET).generate(NOW)}\n" in text
-        assert "The old PIN now gets: rejected" in text
+        assert "The old PIN now gets: wrong, 4 tries left" in text
+
+    def test_rollback_refused(self, demo: ModuleType, capsys: pytest.CaptureFixture[str]) -> None:
+        """Chapter 14: the copied-back wallet file is refused."""
+        demo.main()
+        text = chapter(capsys.readouterr().out, 14)
+        assert "The app refuses it: the wallet is older than the newest one saved" in text
 
     def test_every_check_is_made_on_a_stored_attempt(
         self, demo: ModuleType, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        """Each PIN (chapters 8, 9, 13) and unlock code (chapter 12) is checked on a wallet just
-        read back from its blob, after begin_attempt: the safe sequence."""
-        stored: list[Wallet] = []
+        """Each PIN and unlock code is checked on exactly the wallet on disk at that moment,
+        with its attempt open: the attempt was stored before the secret was evaluated."""
         checked: list[bool] = []
-        from_bytes, show_code, unlock = Wallet.from_bytes, Wallet.show_code, Wallet.unlock
+        show_code, unlock = Wallet.show_code, Wallet.unlock
+        files: list[WalletFile] = []
+        open_app = demo.open_app
 
-        def recording_from_bytes(data: bytes, **kwargs: Any) -> Wallet:
-            wallet = from_bytes(data, **kwargs)
-            stored.append(wallet)
-            return wallet
+        def recording_open_app(folder: Any) -> WalletFile:
+            files.append(open_app(folder))
+            return files[-1]
+
+        def on_disk(wallet: Wallet) -> bool:
+            stored = Wallet.from_bytes(
+                files[0].path.read_bytes(), device_key=wallet.device_key, kdf=wallet.kdf
+            )
+            info = wallet.info("93171-12184")
+            return stored == wallet and (info.attempt_open or info.status is not Status.ACTIVE)
 
         def recording_show_code(
             self: Wallet, serial: str, pin: str, *, now: int | dt.datetime
         ) -> tuple[Wallet, CodeResult]:
-            # A locked identity opens no PIN attempt; show_code then evaluates nothing.
-            info = self.identities()[0]
-            opened = info.attempt_open or info.status is Status.LOCKED
-            checked.append(any(self is wallet for wallet in stored) and opened)
+            checked.append(on_disk(self))
             return show_code(self, serial, pin, now=now)
 
         def recording_unlock(
             self: Wallet, serial: str, code: str, *, new_pin: str, now: int | dt.datetime
-        ) -> tuple[Wallet, UnlockOutcome]:
-            checked.append(
-                any(self is wallet for wallet in stored) and self.identities()[0].attempt_open
-            )
+        ) -> tuple[Wallet, UnlockResult]:
+            checked.append(on_disk(self))
             return unlock(self, serial, code, new_pin=new_pin, now=now)
 
-        monkeypatch.setattr(Wallet, "from_bytes", staticmethod(recording_from_bytes))
+        monkeypatch.setattr(demo, "open_app", recording_open_app)
         monkeypatch.setattr(Wallet, "show_code", recording_show_code)
         monkeypatch.setattr(Wallet, "unlock", recording_unlock)
 
         assert 0 == demo.main()
-        # One right PIN, five wrong and one while locked, two unlock tries, two PINs after.
-        assert [True] * 11 == checked
+        # One right PIN, five wrong and one while locked, three unlock tries, two PINs after,
+        # one more wrong PIN before the rollback.
+        assert [True] * 13 == checked
         assert "stored before its PIN is checked" in chapter(capsys.readouterr().out, 9)
 
     def test_unexpected_outcome_fails(
@@ -249,3 +262,11 @@ class TestAppChapters:
         pins = (demo.FIRST_PIN, demo.NEW_PIN, demo.WRONG_PIN)
         text = captured.out + captured.err
         assert [] == [pin for pin in pins if re.search(rf"(?<!\d){pin}(?!\d)", text)]
+
+    def test_no_real_bank_name(self, demo: ModuleType, capsys: pytest.CaptureFixture[str]) -> None:
+        """The story names only an invented bank, and says Entrust-style, not Entrust."""
+        demo.main()
+        out = capsys.readouterr().out
+        for name in ("PRODUBANCO", "Produbanco", "Pichincha", "Internacional", "Occidente"):
+            assert name not in out
+        assert [] == re.findall(r"Entrust(?!-style)", out)
