@@ -25,6 +25,7 @@ from softtoken import (
     InvalidEncoding,
     InvalidKey,
     InvalidURI,
+    KeyTooShort,
     SoftTokenError,
 )
 from softtoken._encoding import b32encode
@@ -45,7 +46,7 @@ from softtoken.provisioning import (
 from tests import strategies as sts
 
 # The two complete examples of the Key URI format's wiki page, and the secret it decodes the
-# first one to ("Hello!" followed by 0xDEADBEEF).
+# first one to ("Hello!" followed by 0xDEADBEEF): an old 10-byte key, which needs the opt-in.
 WIKI_EXAMPLE: Final = (
     "otpauth://totp/Example:alice@google.com?secret=JBSWY3DPEHPK3PXP&issuer=Example"
 )
@@ -71,8 +72,14 @@ PYOTP_DIGESTS: Final[dict[str, Callable[..., Any]]] = {
 }
 # A time past 2**32 seconds, for comparing codes.
 LATE: Final = 7_258_118_400
-# KeyURI keyword arguments; KeyURI itself checks their types.
-FIELDS: st.SearchStrategy[dict[str, Any]] = sts.key_uri_fields
+# KeyURI keyword arguments; KeyURI itself checks their types. The shared strategy draws secrets
+# from 1 byte up, so each gets a key of 16 bytes or more, which every parser reads without the
+# short-key opt-in.
+FIELDS: st.SearchStrategy[dict[str, Any]] = st.tuples(sts.key_uri_fields, sts.keys).map(
+    lambda pair: {**pair[0], "secret": pair[1]}
+)
+# What a parse may give: a KeyURI, or one of the errors the parser raises (each a ValueError).
+PARSE_OUTCOMES: Final = (KeyURI, InvalidURI, InvalidEncoding, KeyTooShort)
 
 
 def leaks(text: str) -> bool:
@@ -93,6 +100,16 @@ def parse_or_error(text: str) -> KeyURI | SoftTokenError:
         return parse_uri(text)
     except SoftTokenError as exc:
         return exc
+
+
+def short_key(length: int) -> bytes:
+    """A fixed, non-zero key of *length* bytes, never a real secret."""
+    return bytes(range(1, length + 1))
+
+
+def short_key_uri(length: int) -> str:
+    """A hand-written TOTP URI whose secret is short_key(*length*)."""
+    return f"otpauth://totp/Bank:alice?secret={b32encode(short_key(length))}&issuer=Bank"
 
 
 def canary_uri(**changes: Any) -> KeyURI:
@@ -174,7 +191,7 @@ class TestPublishedExamples:
 
     def test_basic_example_fields(self) -> None:
         """The first example reads as issuer Example, account alice@google.com, 'Hello!' key."""
-        uri = parse_uri(WIKI_EXAMPLE)
+        uri = parse_uri(WIKI_EXAMPLE, allow_short_key=True)
 
         assert ("totp", "Example", "alice@google.com") == (uri.kind, uri.issuer, uri.account)
         assert WIKI_EXAMPLE_KEY == uri.secret
@@ -211,12 +228,13 @@ class TestPublishedExamples:
         assert (issuer, account) == (uri.issuer, uri.account)
 
     def test_short_example_key_needs_the_opt_in(self) -> None:
-        """The first example's 10-byte key makes a token only with allow_short_key."""
-        uri = parse_uri(WIKI_EXAMPLE)
+        """The first example's 10-byte key parses only with allow_short_key, and its token then
+        agrees."""
+        with pytest.raises(KeyTooShort) as caught:
+            parse_uri(WIKI_EXAMPLE)
 
-        with pytest.raises(InvalidKey):
-            uri.token()
-        assert isinstance(uri.token(allow_short_key=True), TOTP)
+        assert (16, True) == (caught.value.minimum, caught.value.legacy_opt_in)
+        assert isinstance(parse_uri(WIKI_EXAMPLE, allow_short_key=True).token(), TOTP)
 
 
 class TestBuild:
@@ -263,19 +281,6 @@ class TestBuild:
         """An HOTP URI built without a counter starts at counter 0."""
         assert 0 == parse_uri(build_uri(bytes(20), account="a", kind="hotp")).counter
 
-    def test_short_key_is_refused(self) -> None:
-        """A key under 16 bytes is refused, as HOTP and TOTP refuse it (RFC 4226 §4 R6)."""
-        with pytest.raises(InvalidKey):
-            build_uri(bytes(15), account="alice")
-
-    def test_short_key_with_opt_in(self) -> None:
-        """allow_short_key admits an old 10-byte key, and no shorter one."""
-        assert parse_uri(build_uri(bytes(10), account="a", allow_short_key=True)).secret == bytes(
-            10
-        )
-        with pytest.raises(InvalidKey):
-            build_uri(bytes(9), account="a", allow_short_key=True)
-
     @pytest.mark.parametrize(
         "changes",
         [
@@ -304,6 +309,122 @@ class TestBuild:
         assert expected == parse_uri(written)
 
 
+class TestKeyLength:
+    """Every Key URI, built, parsed or constructed, follows the library's key rule (RFC 4226 §4
+    R6): 16 bytes or more, or 10 to 15 with an explicit allow_short_key."""
+
+    @pytest.mark.parametrize(
+        ("length", "legacy_opt_in"), [(0, False), (1, False), (9, False), (10, True), (15, True)]
+    )
+    def test_short_keys_are_refused_by_default(self, length: int, legacy_opt_in: bool) -> None:
+        """Without the opt-in, build_uri, parse_uri and KeyURI refuse a key under 16 bytes, and
+        the error says whether the opt-in would admit it."""
+        key = short_key(length)
+        attempts: list[Callable[[], object]] = [
+            lambda: build_uri(key, account="alice"),
+            lambda: KeyURI("totp", key, "alice"),
+            lambda: KeyURI("hotp", key, "alice", counter=0),
+        ]
+        if length:
+            # base32 text cannot be empty, so a 0-byte secret never reaches the key rule.
+            attempts.append(lambda: parse_uri(short_key_uri(length)))
+            attempts.append(lambda: KeyURI.parse(short_key_uri(length)))
+
+        for attempt in attempts:
+            with pytest.raises(KeyTooShort) as caught:
+                attempt()
+
+            assert (16, legacy_opt_in) == (caught.value.minimum, caught.value.legacy_opt_in)
+            assert isinstance(caught.value, InvalidKey)
+
+    @pytest.mark.parametrize("length", [1, 9])
+    def test_opt_in_admits_nothing_under_10_bytes(self, length: int) -> None:
+        """With the opt-in, a key under 10 bytes is still refused, naming the 10-byte floor."""
+        attempts: list[Callable[[], object]] = [
+            lambda: build_uri(short_key(length), account="alice", allow_short_key=True),
+            lambda: parse_uri(short_key_uri(length), allow_short_key=True),
+            lambda: KeyURI.parse(short_key_uri(length), allow_short_key=True),
+            lambda: KeyURI("totp", short_key(length), "alice", allow_short_key=True),
+        ]
+
+        for attempt in attempts:
+            with pytest.raises(KeyTooShort) as caught:
+                attempt()
+
+            assert (10, False) == (caught.value.minimum, caught.value.legacy_opt_in)
+
+    @pytest.mark.parametrize("length", [10, 15, 16])
+    @pytest.mark.parametrize("kind", ["totp", "hotp"])
+    def test_opt_in_admits_legacy_keys(self, length: int, kind: str) -> None:
+        """With the opt-in, a 10- to 16-byte key is built, read back, and makes a token that gives
+        the codes HOTP or TOTP give for that key."""
+        key = short_key(length)
+        written = build_uri(key, account="alice", kind=kind, allow_short_key=True)
+
+        uri = parse_uri(written, allow_short_key=True)
+        token = uri.token()
+
+        assert key == uri.secret
+        assert uri.allow_short_key
+        if isinstance(token, TOTP):
+            assert TOTP(key, allow_short_key=True).generate(LATE) == token.generate(LATE)
+        else:
+            assert HOTP(key, allow_short_key=True).generate(7) == token.generate(7)
+
+    @pytest.mark.parametrize("length", [16, 20, 64])
+    def test_full_length_keys_need_no_opt_in(self, length: int) -> None:
+        """A key of 16 bytes or more is built, parsed and turned into a token without the
+        opt-in."""
+        written = build_uri(short_key(length), account="alice")
+
+        uri = parse_uri(written)
+
+        assert short_key(length) == uri.secret
+        assert isinstance(uri.token(), TOTP)
+
+    def test_the_brief_one_byte_uri_is_refused(self) -> None:
+        """A one-byte secret ('AE' in base32), which the parser once accepted, is refused with
+        and without the opt-in."""
+        text = "otpauth://totp/B:a?secret=AE"
+
+        with pytest.raises(KeyTooShort):
+            parse_uri(text)
+        with pytest.raises(KeyTooShort):
+            parse_uri(text, allow_short_key=True)
+
+    def test_opt_in_is_not_part_of_the_value(self) -> None:
+        """The opt-in is never written, does not change equality, and does not show in repr."""
+        key = short_key(20)
+        plain = KeyURI("totp", key, "alice")
+        opted = KeyURI("totp", key, "alice", allow_short_key=True)
+
+        assert plain == opted
+        assert plain.to_uri() == opted.to_uri()
+        assert repr(plain) == repr(opted)
+
+    def test_evolve_keeps_the_opt_in(self) -> None:
+        """attrs.evolve carries the opt-in, and a short key evolved into a URI without it is
+        refused."""
+        opted = KeyURI("totp", short_key(10), "alice", allow_short_key=True)
+        plain = KeyURI("totp", short_key(20), "alice")
+
+        assert 8 == attrs.evolve(opted, digits=8).token().digits
+        with pytest.raises(KeyTooShort):
+            attrs.evolve(plain, secret=short_key(10))
+
+    def test_compatibility_check_of_text_applies_the_rule(self) -> None:
+        """check_compatibility parses text without the opt-in, so a short secret is refused."""
+        with pytest.raises(KeyTooShort):
+            check_compatibility(short_key_uri(10), AEGIS)
+
+    def test_opt_in_must_be_a_bool(self) -> None:
+        """A truthy non-bool is no opt-in: it raises TypeError."""
+        with pytest.raises(TypeError):
+            parse_uri(short_key_uri(10), allow_short_key=1)  # type: ignore[arg-type]
+        with pytest.raises(TypeError):
+            build_uri(short_key(10), account="a", allow_short_key="yes")  # type: ignore[arg-type]
+
+
 class TestParse:
     """What the strict parser accepts."""
 
@@ -328,7 +449,9 @@ class TestParse:
 
     def test_padded_secret(self) -> None:
         """A secret with its base32 padding reads the same as without."""
-        assert b"foo" == parse_uri("otpauth://totp/a?secret=MZXW6===").secret
+        uri = parse_uri("otpauth://totp/a?secret=AAAQEAYEAUDAOCAJBIFQYDIOB4======")
+
+        assert bytes(range(16)) == uri.secret
 
     def test_plus_is_a_plus(self) -> None:
         """A '+' is a literal plus sign, as in RFC 3986, not a space."""
@@ -481,6 +604,48 @@ class TestRefusals:
             parse_uri("otpauth://totp/a?secret=" + "%" * 1_000_000)
 
 
+class TestErrorContext:
+    """Parser errors carry no inner exception: neither a cause nor a context that a traceback or
+    a log would print (a UnicodeDecodeError quotes the undecodable bytes)."""
+
+    @pytest.mark.parametrize(
+        "text",
+        [
+            "otpauth://totp/alice?secret=%FF",
+            f"otpauth://totp/alice?secret=%FF{S}",
+            f"otpauth://totp/al%FFice?secret={S}",
+            f"otpauth://totp/Bank%C3:alice?secret={S}",
+            f"otpauth://totp/alice?secret={S}&issuer=%ED%A0%80",
+            f"otpauth://totp/alice?secret={S}&%FF=1",
+            f"otpauth://totp/alice?secret={S}&note=%C3%28",
+        ],
+    )
+    def test_undecodable_escape(self, text: str) -> None:
+        """A %XX escape that is not UTF-8 raises InvalidURI with no cause and no context."""
+        with pytest.raises(InvalidURI) as caught:
+            parse_uri(text)
+
+        assert (None, None) == (caught.value.__cause__, caught.value.__context__)
+        assert not caught.value.__suppress_context__
+
+    @pytest.mark.parametrize(
+        "text",
+        [
+            "otpauth://totp/alice?secret=%",
+            f"otpauth://totp/alice?secret={S}&digits=x",
+            "otpauth://totp/alice?secret=MZXW1",
+            short_key_uri(10),
+        ],
+    )
+    def test_other_refusals(self, text: str) -> None:
+        """Other refusals (a broken escape, a bad number, bad base32, a short key) carry no
+        inner exception either."""
+        with pytest.raises(SoftTokenError) as caught:
+            parse_uri(text)
+
+        assert (None, None) == (caught.value.__cause__, caught.value.__context__)
+
+
 class TestFuzz:
     """Arbitrary and corrupted input raises only softtoken's own errors (SECURITY.md S13)."""
 
@@ -489,38 +654,39 @@ class TestFuzz:
     @example("otpauth://")
     @example("otpauth://totp/")
     def test_arbitrary_text_raises_only_softtoken_errors(self, text: str) -> None:
-        """Any text either parses or raises InvalidURI or InvalidEncoding, both ValueError."""
+        """Any text either parses or raises InvalidURI, InvalidEncoding or KeyTooShort, all
+        ValueError."""
         outcome = parse_or_error(text)
 
-        assert isinstance(outcome, KeyURI | InvalidURI | InvalidEncoding)
+        assert isinstance(outcome, PARSE_OUTCOMES)
         assert isinstance(outcome, KeyURI | ValueError)
 
     @given(st.text(alphabet=string.printable, max_size=200))
     def test_otpauth_shaped_text_raises_only_softtoken_errors(self, tail: str) -> None:
         """Text behind a valid scheme and type reaches the deeper rules and still raises only
-        InvalidURI or InvalidEncoding."""
+        InvalidURI, InvalidEncoding or KeyTooShort."""
         outcome = parse_or_error("otpauth://totp/" + tail)
 
-        assert isinstance(outcome, KeyURI | InvalidURI | InvalidEncoding)
+        assert isinstance(outcome, PARSE_OUTCOMES)
 
     @given(sts.mutated(st.just(canary_uri(extra=(("lock", "1"),)).to_uri())))
     def test_corrupted_uri_errors_never_echo_the_uri(self, text: str) -> None:
-        """A corrupted URI either parses or raises a softtoken error whose message and cause
-        hold no part of the secret, the account or the issuer."""
+        """A corrupted URI either parses or raises a softtoken error whose message holds no part
+        of the secret, the account or the issuer, and which carries no inner exception."""
         outcome = parse_or_error(text)
 
-        assert isinstance(outcome, KeyURI | InvalidURI | InvalidEncoding)
+        assert isinstance(outcome, PARSE_OUTCOMES)
         if isinstance(outcome, SoftTokenError):
             leaked = leaks(str(outcome)) or leaks(repr(outcome.args))
             assert not leaked
-            assert outcome.__cause__ is None
+            assert (None, None) == (outcome.__cause__, outcome.__context__)
 
     @given(sts.mutated(FIELDS.map(lambda fields: KeyURI(**fields).to_uri())))
     def test_whatever_parses_is_stable(self, text: str) -> None:
         """Whatever a corrupted URI parses to writes a URI that parses to the same value."""
         outcome = parse_or_error(text)
 
-        assert isinstance(outcome, KeyURI | InvalidURI | InvalidEncoding)
+        assert isinstance(outcome, PARSE_OUTCOMES)
         if isinstance(outcome, KeyURI):
             assert outcome == parse_uri(outcome.to_uri())
 
@@ -573,6 +739,8 @@ class TestKeyURI:
             {"extra": "ab"},
             {"extra": (("a",),)},
             {"extra": (("a", 1),)},
+            {"allow_short_key": 1},
+            {"allow_short_key": None},
         ],
     )
     def test_wrong_types(self, changes: dict[str, Any]) -> None:
@@ -583,7 +751,6 @@ class TestKeyURI:
     @pytest.mark.parametrize(
         "changes",
         [
-            {"secret": b""},
             {"kind": "motp"},
             {"algorithm": "md5"},
             {"digits": 5},

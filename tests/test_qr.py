@@ -1,4 +1,4 @@
-"""Tests for softtoken.provisioning's QR codes: PNG, SVG and terminal text.
+"""Tests for softtoken.render's QR codes: PNG, SVG and terminal text.
 
 The PNG and the terminal text are decoded with the real ``zbarimg`` (from zbar-tools), an
 independent QR reader, and must give back exactly the URI they were drawn from.
@@ -9,6 +9,7 @@ from __future__ import annotations
 import shutil
 import struct
 import subprocess
+import sys
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from pathlib import Path
@@ -16,8 +17,9 @@ from typing import Final
 
 import pytest
 
-from softtoken import InvalidEncoding, InvalidInput, InvalidURI
-from softtoken.provisioning import KeyURI, build_uri, qr_png, qr_svg, qr_text
+from softtoken import InvalidEncoding, InvalidInput, InvalidURI, KeyTooShort
+from softtoken.provisioning import KeyURI, build_uri, parse_uri
+from softtoken.render import qr_png, qr_svg, qr_text
 
 ZBARIMG: Final = shutil.which("zbarimg")
 requires_zbarimg = pytest.mark.skipif(
@@ -25,9 +27,11 @@ requires_zbarimg = pytest.mark.skipif(
 )
 
 # URIs to draw. The keys are the Key URI format wiki's published example keys and fixed byte
-# patterns, never real secrets, so that a failure may print them.
+# patterns, never real secrets, so that a failure may print them. The first is the wiki's basic
+# example with its 10-byte key written twice, so that it parses without the short-key opt-in.
 URIS: Final = [
-    "otpauth://totp/Example:alice@google.com?secret=JBSWY3DPEHPK3PXP&issuer=Example",
+    "otpauth://totp/Example:alice@google.com?secret=JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+    "&issuer=Example",
     "otpauth://totp/ACME%20Co:john.doe@email.com?secret=HXDMVJECJJWSRB3HWIZR4IFUGFTMXBOZ"
     "&issuer=ACME%20Co&algorithm=SHA1&digits=6&period=30",
     build_uri(
@@ -42,7 +46,10 @@ URIS: Final = [
         extra=[("lock", "true"), ("note", "x" * 200)],
     ),
 ]
+# The wiki's basic example as published: its key has 10 bytes, a legacy length.
+LEGACY_URI: Final = "otpauth://totp/Example:alice@google.com?secret=JBSWY3DPEHPK3PXP&issuer=Example"
 PNG_SIGNATURE: Final = b"\x89PNG\r\n\x1a\n"
+DRAWERS: Final[list[Callable[[str], object]]] = [qr_png, qr_svg, qr_text]
 BLOCKS: Final = frozenset(" \u2580\u2584\u2588")
 # Each half-block character, as (upper module inked, lower module inked).
 INKED: Final = {" ": (False, False), "\u2580": (True, False), "\u2584": (False, True)}
@@ -104,6 +111,14 @@ class TestPNG:
         image.write_bytes(qr_png(uri, scale=3, border=4))
 
         assert uri.to_uri() == zbarimg(image)
+
+    @requires_zbarimg
+    def test_legacy_key_uri_parsed_with_the_opt_in(self, tmp_path: Path) -> None:
+        """A 10-byte key is drawn when its URI was parsed with the explicit opt-in."""
+        image = tmp_path / "code.png"
+        image.write_bytes(qr_png(parse_uri(LEGACY_URI, allow_short_key=True)))
+
+        assert LEGACY_URI == zbarimg(image)
 
     @pytest.mark.parametrize(("scale", "border"), [(1, 0), (5, 4), (7, 2)])
     def test_size_follows_scale_and_border(self, scale: int, border: int) -> None:
@@ -200,7 +215,7 @@ class TestText:
 class TestRefusals:
     """Bad input raises before anything is drawn."""
 
-    @pytest.mark.parametrize("draw", [qr_png, qr_svg, qr_text])
+    @pytest.mark.parametrize("draw", DRAWERS)
     def test_invalid_uri_is_not_drawn(self, draw: Callable[[str], object]) -> None:
         """Text that is not a valid Key URI raises InvalidURI or InvalidEncoding."""
         with pytest.raises(InvalidURI):
@@ -208,12 +223,44 @@ class TestRefusals:
         with pytest.raises(InvalidEncoding):
             draw("otpauth://totp/alice?secret=NOT-BASE32")
 
+    @pytest.mark.parametrize("draw", DRAWERS)
+    @pytest.mark.parametrize(
+        ("text", "legacy_opt_in"),
+        [
+            ("otpauth://totp/B:a?secret=AE", False),
+            ("otpauth://totp/B:a?secret=AEBAGBAFAYDQQCI", False),
+            (LEGACY_URI, True),
+            ("otpauth://hotp/B:a?secret=AEBAGBAFAYDQQCIKBMGA2DQP&counter=0", True),
+        ],
+    )
+    def test_short_secret_text_is_not_drawn(
+        self, draw: Callable[[str], object], text: str, legacy_opt_in: bool
+    ) -> None:
+        """A URI given as text is parsed without the opt-in, so a secret under 16 bytes (1, 9,
+        10 and 15 bytes here) raises KeyTooShort and nothing is drawn."""
+        with pytest.raises(KeyTooShort) as caught:
+            draw(text)
+
+        assert (16, legacy_opt_in) == (caught.value.minimum, caught.value.legacy_opt_in)
+
     def test_too_long_for_a_qr_code(self) -> None:
-        """A valid URI beyond a QR code's capacity raises InvalidURI."""
+        """A valid URI beyond a QR code's capacity raises InvalidURI, carrying no inner
+        exception as its cause or context."""
         uri = build_uri(bytes(20), account="a", extra=[("pad", "x" * 3000)])
 
-        with pytest.raises(InvalidURI, match="too long for a QR code"):
+        with pytest.raises(InvalidURI, match="too long for a QR code") as caught:
             qr_png(uri)
+
+        assert (None, None) == (caught.value.__cause__, caught.value.__context__)
+
+    @pytest.mark.parametrize("draw", DRAWERS)
+    def test_undecodable_text_carries_no_context(self, draw: Callable[[str], object]) -> None:
+        """A '%FF' secret raises InvalidURI without the UnicodeDecodeError, which quotes the
+        bytes, as its context."""
+        with pytest.raises(InvalidURI) as caught:
+            draw("otpauth://totp/alice?secret=%FF")
+
+        assert (None, None) == (caught.value.__cause__, caught.value.__context__)
 
     @pytest.mark.parametrize(
         ("scale", "border", "error"),
@@ -238,3 +285,27 @@ class TestRefusals:
             qr_svg(URIS[0].encode())  # type: ignore[arg-type]
         with pytest.raises(TypeError):
             qr_text(URIS[0], dark_background=1)  # type: ignore[arg-type]
+
+
+class TestImports:
+    """Only softtoken.render loads segno."""
+
+    @pytest.mark.parametrize(
+        ("modules", "loaded"),
+        [
+            ("softtoken.app, softtoken.provisioning", False),
+            ("softtoken", False),
+            # A control: the check does see segno when the module that draws is imported.
+            ("softtoken.render", True),
+        ],
+    )
+    def test_segno_is_loaded_only_for_drawing(self, modules: str, loaded: bool) -> None:
+        """A fresh interpreter that imports the provisioning and app modules has not loaded
+        segno; one that imports softtoken.render has."""
+        script = f"import sys, {modules}; print('segno' in sys.modules)"
+
+        done = subprocess.run(
+            [sys.executable, "-c", script], capture_output=True, check=True, timeout=60
+        )
+
+        assert str(loaded) == done.stdout.decode("ascii").strip()

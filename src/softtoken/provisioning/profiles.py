@@ -15,6 +15,7 @@ from typing import Final, Literal
 
 import attrs
 
+from softtoken._hmac import ALGORITHMS
 from softtoken.exceptions import CompatibilityWarning, IncompatibleURI
 from softtoken.provisioning.uri import KeyURI
 
@@ -84,7 +85,6 @@ class CompatibilityProfile:
         return tuple(found)
 
 
-_ALL_ALGORITHMS: Final = frozenset({"sha1", "sha256", "sha512"})
 _BOTH_KINDS: Final = frozenset({"totp", "hotp"})
 
 GOOGLE_AUTHENTICATOR: Final = CompatibilityProfile(
@@ -130,7 +130,7 @@ FREEOTP: Final = CompatibilityProfile(
     name="FreeOTP",
     short_name="freeotp",
     kinds=_BOTH_KINDS,
-    algorithms=_ALL_ALGORITHMS,
+    algorithms=ALGORITHMS,
     digits=frozenset({6, 8}),
     periods=None,
     on_unsupported="refuse",
@@ -146,7 +146,7 @@ AEGIS: Final = CompatibilityProfile(
     name="Aegis",
     short_name="aegis",
     kinds=_BOTH_KINDS,
-    algorithms=_ALL_ALGORITHMS,
+    algorithms=ALGORITHMS,
     digits=frozenset(range(6, 11)),
     periods=None,
     on_unsupported="refuse",
@@ -175,7 +175,8 @@ def check_compatibility(
 
     Raises:
         TypeError: *uri* or *profile* has the wrong type.
-        InvalidURI, InvalidEncoding: *uri* is a ``str`` that does not parse.
+        InvalidURI, InvalidEncoding, KeyTooShort: *uri* is a ``str`` that does not parse (a
+            ``str`` is parsed without ``allow_short_key``; parse a legacy URI first).
         IncompatibleURI: ``strict=True`` and there is a problem; its ``problems`` lists them.
 
     Neither the warnings nor the error ever contain the secret or the account name.

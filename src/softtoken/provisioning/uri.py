@@ -18,8 +18,14 @@ never a space: a space is always ``%20``. Values are UTF-8 (RFC 3986 §2.5).
 
 The parser is strict (SECURITY.md S13). It refuses anything the format does not allow or that apps
 could read in two ways, it bounds the input to :data:`MAX_URI_LENGTH` characters so that nothing
-is slow, and it raises only :class:`~softtoken.InvalidURI` or :class:`~softtoken.InvalidEncoding`
-(both ``ValueError``) with constant messages that never contain the URI or the secret.
+is slow, and it raises only :class:`~softtoken.InvalidURI`, :class:`~softtoken.InvalidEncoding`
+or :class:`~softtoken.KeyTooShort` (all ``ValueError``) with constant messages that never contain
+the URI or the secret. No error it raises carries another exception as its cause or context.
+
+The secret follows the library's key rule (RFC 4226 §4 R6): at least 16 bytes, or 10 with the
+explicit ``allow_short_key=True`` that old 80-bit deployments need, so that no URI is read or
+written, and no QR code drawn, for a key that :class:`~softtoken.HOTP` and
+:class:`~softtoken.TOTP` would refuse.
 """
 
 from __future__ import annotations
@@ -28,15 +34,17 @@ import re
 import string
 import unicodedata
 from collections.abc import Iterable
-from hmac import compare_digest
 from typing import Any, Final, Literal
 from urllib.parse import quote, unquote_to_bytes
 
 import attrs
 
+from softtoken._checks import MAX_COUNTER, MAX_DIGITS, MIN_DIGITS, check_key
 from softtoken._encoding import b32decode, b32encode
+from softtoken._hmac import Algorithm, canonical_algorithm
+from softtoken._secret import SECRET
 from softtoken.exceptions import InvalidURI
-from softtoken.hotp import ALGORITHMS, HOTP, TOTP
+from softtoken.hotp import HOTP, TOTP
 
 __all__ = ["MAX_URI_LENGTH", "KeyURI", "Kind", "build_uri", "parse_uri"]
 
@@ -65,10 +73,9 @@ _REFUSED_CATEGORIES: Final = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
 # and "@", which pchar allows and which keeps e-mail addresses readable.
 _SAFE: Final = "@"
 
-_MIN_DIGITS: Final = 6
-_MAX_DIGITS: Final = 10
+# The format's defaults, which the writer leaves implicit to keep the QR code small.
+_DEFAULT_DIGITS: Final = 6
 _DEFAULT_PERIOD: Final = 30
-_MAX_COUNTER: Final = 2**64 - 1
 
 
 def _check_text(value: str, what: str, *, allow_empty: bool = False) -> None:
@@ -105,13 +112,8 @@ def _to_kind(value: str) -> Kind:
     raise InvalidURI("the type must be totp or hotp")
 
 
-def _to_algorithm(value: str) -> str:
-    if not isinstance(value, str):
-        raise TypeError("algorithm must be a str such as 'sha1'")
-    name = value.lower()
-    if name not in ALGORITHMS:
-        raise InvalidURI("the algorithm must be SHA1, SHA256 or SHA512")
-    return name
+def _to_algorithm(value: str) -> Algorithm:
+    return canonical_algorithm(value, error=InvalidURI)
 
 
 def _to_extra(value: Iterable[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
@@ -129,10 +131,15 @@ def _to_extra(value: Iterable[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
 
 
 def _check_secret(_instance: object, _attribute: object, value: bytes) -> None:
+    # Only the type here: the length rule depends on allow_short_key, which is checked with it
+    # in __attrs_post_init__.
     if not isinstance(value, bytes):
         raise TypeError("secret must be bytes; decode base32 or hex text first")
-    if not value:
-        raise InvalidURI("the secret must not be empty")
+
+
+def _check_flag(_instance: object, _attribute: object, value: bool) -> None:
+    if not isinstance(value, bool):
+        raise TypeError("allow_short_key must be bool")
 
 
 def _check_account(_instance: object, _attribute: object, value: str) -> None:
@@ -157,8 +164,8 @@ def _check_int(value: int, what: str) -> None:
 
 def _check_digits(_instance: object, _attribute: object, value: int) -> None:
     _check_int(value, "digits")
-    if not _MIN_DIGITS <= value <= _MAX_DIGITS:
-        raise InvalidURI("digits must be from 6 to 10")
+    if not MIN_DIGITS <= value <= MAX_DIGITS:
+        raise InvalidURI(f"digits must be from {MIN_DIGITS} to {MAX_DIGITS}")
 
 
 def _check_period(_instance: object, _attribute: object, value: int) -> None:
@@ -171,7 +178,7 @@ def _check_counter(_instance: object, _attribute: object, value: int | None) -> 
     if value is None:
         return
     _check_int(value, "counter")
-    if not 0 <= value <= _MAX_COUNTER:
+    if not 0 <= value <= MAX_COUNTER:
         raise InvalidURI("the counter must fit in 8 unsigned bytes")
 
 
@@ -198,7 +205,8 @@ class KeyURI:
     """One otpauth:// Key URI, parsed or ready to be written.
 
     Build one directly with keyword arguments, or read one with :meth:`parse`. Every field is
-    checked on construction: a wrong type raises ``TypeError`` and a wrong value raises
+    checked on construction: a wrong type raises ``TypeError``, a secret that is too short raises
+    :class:`~softtoken.KeyTooShort`, and any other wrong value raises
     :class:`~softtoken.InvalidURI`.
 
     Attributes:
@@ -213,28 +221,36 @@ class KeyURI:
         counter: the next HOTP counter; required for HOTP and refused for TOTP.
         image: an image URL for the app to show, or ``None``.
         extra: parameters this library does not know, as ``(name, value)`` pairs in their order.
+        allow_short_key: admit a secret of 10 to 15 bytes, as old 80-bit deployments use; off by
+            default, when the secret must have at least 16 (RFC 4226 §4 R6). It is a decision
+            about this value, not part of the URI: it is never written, and it does not take
+            part in equality. :meth:`token` carries it to the token.
 
     Raises:
         TypeError: a field has the wrong type.
-        InvalidURI: a field has a value the format or this library refuses.
+        KeyTooShort: the secret is shorter than 16 bytes, or than 10 with *allow_short_key*.
+        InvalidURI: another field has a value the format or this library refuses.
     """
 
     kind: Kind = attrs.field(converter=_to_kind)
-    secret: bytes = attrs.field(
-        repr=False, eq=attrs.cmp_using(eq=compare_digest), hash=False, validator=_check_secret
-    )
+    secret: bytes = attrs.field(validator=_check_secret, **SECRET)
     account: str = attrs.field(validator=_check_account)
     issuer: str | None = attrs.field(default=None, kw_only=True, validator=_check_issuer)
-    algorithm: str = attrs.field(default="sha1", kw_only=True, converter=_to_algorithm)
-    digits: int = attrs.field(default=6, kw_only=True, validator=_check_digits)
+    algorithm: Algorithm = attrs.field(default="sha1", kw_only=True, converter=_to_algorithm)
+    digits: int = attrs.field(default=_DEFAULT_DIGITS, kw_only=True, validator=_check_digits)
     period: int = attrs.field(default=_DEFAULT_PERIOD, kw_only=True, validator=_check_period)
     counter: int | None = attrs.field(default=None, kw_only=True, validator=_check_counter)
     image: str | None = attrs.field(default=None, kw_only=True, validator=_check_image)
     extra: tuple[tuple[str, str], ...] = attrs.field(
         default=(), kw_only=True, converter=_to_extra, validator=_check_extra
     )
+    allow_short_key: bool = attrs.field(
+        default=False, kw_only=True, eq=False, repr=False, validator=_check_flag
+    )
 
     def __attrs_post_init__(self) -> None:
+        # The library's one key rule, so that a URI never holds a key the tokens would refuse.
+        check_key(self.secret, allow_short_key=self.allow_short_key)
         if self.kind == "hotp":
             if self.counter is None:
                 # The wiki: counter is REQUIRED when the type is hotp.
@@ -250,7 +266,7 @@ class KeyURI:
         return self.account if self.issuer is None else f"{self.issuer}:{self.account}"
 
     @classmethod
-    def parse(cls, uri: str) -> KeyURI:
+    def parse(cls, uri: str, *, allow_short_key: bool = False) -> KeyURI:
         """Read one Key URI, strictly.
 
         Accepted: the scheme and the type in any case; a literal or ``%3A`` colon in the label,
@@ -263,14 +279,22 @@ class KeyURI:
         missing or invalid secret; an issuer parameter that differs from the label prefix; digits
         outside 6 to 10; a period below 1 or on an HOTP URI; a missing counter on HOTP, or any
         counter on TOTP; numbers with signs or leading zeros; an empty parameter; a known
-        parameter given twice, or an unknown one whose name differs from a known one only in case.
+        parameter given twice, or an unknown one whose name differs from a known one only in case;
+        a secret shorter than 16 bytes, unless *allow_short_key* admits one of 10 to 15.
+
+        Args:
+            uri: the URI text.
+            allow_short_key: admit a secret of 10 to 15 bytes (see :class:`KeyURI`); the result
+                carries the opt-in to :meth:`token`.
 
         Raises:
-            TypeError: *uri* is not a ``str``.
+            TypeError: *uri* is not a ``str``, or *allow_short_key* is not a ``bool``.
             InvalidURI: the URI breaks a rule above.
             InvalidEncoding: the secret is not valid base32.
+            KeyTooShort: the secret is too short.
 
-        The messages are constant: they never contain the URI, the secret or any part of them.
+        The messages are constant: they never contain the URI, the secret or any part of them,
+        and no error carries an inner exception as its cause or context.
         """
         if not isinstance(uri, str):
             raise TypeError("uri must be str")
@@ -319,6 +343,7 @@ class KeyURI:
             issuer=issuer,
             image=known.get("image"),
             extra=extra,
+            allow_short_key=allow_short_key,
             **options,
         )
 
@@ -342,28 +367,26 @@ class KeyURI:
         """
         return self._render("****")
 
-    def token(self, *, allow_short_key: bool = False) -> HOTP | TOTP:
+    def token(self) -> HOTP | TOTP:
         """Return the :class:`~softtoken.HOTP` or :class:`~softtoken.TOTP` this URI describes.
 
-        An HOTP token does not hold the counter: read it from :attr:`counter`.
-
-        Raises:
-            InvalidKey: the secret is shorter than 16 bytes, or than 10 bytes with
-                *allow_short_key* (the token classes' rule, RFC 4226 §4 R6).
+        The token gets this URI's :attr:`allow_short_key`, so that every URI that exists makes a
+        token: the key rule was already applied when the URI was built or parsed. An HOTP token
+        does not hold the counter: read it from :attr:`counter`.
         """
         if self.kind == "hotp":
             return HOTP(
                 self.secret,
                 digits=self.digits,
                 algorithm=self.algorithm,
-                allow_short_key=allow_short_key,
+                allow_short_key=self.allow_short_key,
             )
         return TOTP(
             self.secret,
             digits=self.digits,
             algorithm=self.algorithm,
             period=self.period,
-            allow_short_key=allow_short_key,
+            allow_short_key=self.allow_short_key,
         )
 
     def _render(self, secret_text: str) -> str:
@@ -378,7 +401,7 @@ class KeyURI:
             params.append(("issuer", self.issuer))
         if self.algorithm != "sha1":
             params.append(("algorithm", self.algorithm.upper()))
-        if self.digits != _MIN_DIGITS:
+        if self.digits != _DEFAULT_DIGITS:
             params.append(("digits", str(self.digits)))
         if self.kind == "totp" and self.period != _DEFAULT_PERIOD:
             params.append(("period", str(self.period)))
@@ -400,10 +423,16 @@ def _decode(text: str) -> str:
     result must be UTF-8. A ``+`` stays a plus sign."""
     if _BAD_ESCAPE.search(text):
         raise InvalidURI("a percent sign does not start a %XX escape")
+    decoded: str | None
     try:
-        return unquote_to_bytes(text).decode("utf-8")
+        decoded = unquote_to_bytes(text).decode("utf-8")
     except UnicodeDecodeError:
-        raise InvalidURI("a percent-encoded value is not UTF-8") from None
+        # The decode error quotes the bytes, which may be part of the secret. Raising inside this
+        # block, even "from None", would keep it as __context__, so the error is raised below.
+        decoded = None
+    if decoded is None:
+        raise InvalidURI("a percent-encoded value is not UTF-8")
+    return decoded
 
 
 def _split_label(label: str) -> tuple[str | None, str]:
@@ -468,7 +497,7 @@ def build_uri(
     Raises:
         TypeError: a parameter has the wrong type.
         InvalidURI: a parameter value is refused (see :class:`KeyURI`).
-        InvalidKey: the key is too short.
+        KeyTooShort: the key is too short.
 
     The result contains the secret: treat it as one.
     """
@@ -485,11 +514,14 @@ def build_uri(
         counter=counter,
         image=image,
         extra=extra,
+        allow_short_key=allow_short_key,
     )
-    uri.token(allow_short_key=allow_short_key)
+    # KeyURI applies the shared key, digit and algorithm rules; making the token applies any rule
+    # that only the token classes have as well, so that no URI provisions a token they refuse.
+    uri.token()
     return uri.to_uri()
 
 
-def parse_uri(uri: str) -> KeyURI:
+def parse_uri(uri: str, *, allow_short_key: bool = False) -> KeyURI:
     """Parse *uri* strictly; the same as :meth:`KeyURI.parse`."""
-    return KeyURI.parse(uri)
+    return KeyURI.parse(uri, allow_short_key=allow_short_key)

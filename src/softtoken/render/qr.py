@@ -4,6 +4,10 @@ A QR code of a Key URI holds the secret. It is drawn here, in memory, and never 
 service. Every function takes a :class:`~softtoken.provisioning.KeyURI`, or a ``str`` that must
 parse as one, so that no QR code ever carries a URI that apps or this library would refuse.
 
+A ``str`` is parsed without ``allow_short_key``, so its secret needs at least 16 bytes. To draw
+an old 10- to 15-byte key, parse the URI with ``parse_uri(text, allow_short_key=True)`` and pass
+the :class:`~softtoken.provisioning.KeyURI`: the opt-in is then explicit where the URI is read.
+
 The error-correction level is at least M (ISO/IEC 18004: about 15 % of the code words can be
 restored), and segno raises it for free when the data still fits the same symbol size.
 """
@@ -41,27 +45,39 @@ def _symbol(uri: KeyURI | str) -> segno.QRCode:
         payload = uri
     else:
         raise TypeError("uri must be a KeyURI or str")
+    symbol: segno.QRCode | None
     try:
         # A Key URI is ASCII, so segno encodes it in byte mode with no ECI header, which every
         # scanner reads.
-        return segno.make_qr(payload, error=_ERROR_LEVEL, boost_error=True)
+        symbol = segno.make_qr(payload, error=_ERROR_LEVEL, boost_error=True)
     except segno.DataOverflowError:
-        raise InvalidURI("the URI is too long for a QR code") from None
+        # Raising inside this block, even "from None", would keep segno's error as __context__,
+        # where tracebacks and logs still reach it; softtoken's errors carry nothing but their
+        # own constant message, so the error is raised below, outside the block.
+        symbol = None
+    if symbol is None:
+        raise InvalidURI("the URI is too long for a QR code")
+    return symbol
 
 
 def qr_png(uri: KeyURI | str, *, scale: int = 5, border: int = 4) -> bytes:
     """Return a PNG image of the QR code for *uri*.
 
     Args:
-        uri: a :class:`KeyURI`, or a ``str`` that :meth:`KeyURI.parse` accepts; a ``str`` is drawn
-            exactly as given.
+        uri: a :class:`~softtoken.provisioning.KeyURI`, drawn as its canonical
+            :meth:`~softtoken.provisioning.KeyURI.to_uri`, or a ``str`` that
+            :meth:`~softtoken.provisioning.KeyURI.parse` accepts without ``allow_short_key``,
+            drawn exactly as given.
         scale: pixels per module, 1 to 40.
         border: the quiet zone in modules, 0 to 16; ISO/IEC 18004 asks for 4.
 
     Raises:
         TypeError: an argument has the wrong type.
         InvalidURI, InvalidEncoding: *uri* does not parse, or is too long for a QR code.
+        KeyTooShort: *uri* is a ``str`` whose secret is shorter than 16 bytes.
         InvalidInput: *scale* or *border* is out of range.
+
+    No error carries an inner exception as its cause or context.
 
     The image holds the secret: treat the bytes as one.
     """
@@ -99,7 +115,8 @@ def qr_text(uri: KeyURI | str, *, border: int = 2, dark_background: bool = True)
             terminal; ``False`` draws the dark modules, for dark text on a light background.
 
     Raises:
-        TypeError, InvalidURI, InvalidEncoding, InvalidInput: as for :func:`qr_png`.
+        TypeError, InvalidURI, InvalidEncoding, KeyTooShort, InvalidInput: as for
+            :func:`qr_png`.
 
     The text holds the secret: show it only on the user's own screen.
     """
