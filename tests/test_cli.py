@@ -1,4 +1,9 @@
-"""Tests for the ``softtoken`` command: vectors, key sources, exit statuses and secrecy."""
+"""Tests for the ``softtoken`` command: vectors, key sources, exit statuses, URIs and QRs.
+
+The app wallet is tested in test_cli_app.py, secrecy and input limits in test_cli_secrecy.py,
+and oathtool's options and the verbose output in test_cli_oathtool.py; they share the Runner
+defined here.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +19,9 @@ import pytest
 
 from softtoken import HOTP, TOTP, _random, cli
 from softtoken._encoding import b32encode
-from softtoken.provisioning import parse_uri, qr_text
+from softtoken.cli import _input
+from softtoken.provisioning import parse_uri
+from softtoken.render import qr_text
 from tests.utils import RFC_SEED_SHA1, RFC_SEEDS, Result, Terminal, load_vectors
 
 RFC4226 = load_vectors("rfc4226.txt")
@@ -58,6 +65,49 @@ def leaks(result: Result) -> list[str]:
     return [s for s in CANARY_SPELLINGS if s in result.out or s in result.err]
 
 
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+ZBARIMG = shutil.which("zbarimg")
+requires_zbarimg = pytest.mark.skipif(ZBARIMG is None, reason="zbarimg is not installed")
+# Each half-block character, as (upper module inked, lower module inked).
+INKED = {" ": (False, False), "\u2580": (True, False), "\u2584": (False, True)}
+INKED["\u2588"] = (True, True)
+
+
+def zbarimg(image: Path) -> str:
+    """What zbarimg, an independent QR reader, reads from *image*."""
+    assert ZBARIMG is not None
+    done = subprocess.run(
+        [ZBARIMG, "--quiet", "--raw", str(image)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    return done.stdout.removesuffix("\n")
+
+
+def terminal_to_pgm(text: str, *, background: str, pixels: int = 4) -> bytes:
+    """Paint terminal text as a terminal of that *background* shows it, as a PGM image.
+
+    A light terminal shows inked cells dark on white; a dark one shows them light on black.
+    Each half-block character covers one module across and two down.
+    """
+    rows: list[list[bool]] = []
+    for line in text.rstrip("\n").split("\n"):
+        upper, lower = zip(*(INKED[char] for char in line), strict=True)
+        rows.extend([list(upper), list(lower)])
+    ink, paper = (255, 0) if background == "dark" else (0, 255)
+    body = bytearray()
+    for row in rows:
+        pixel_row = bytes(ink if inked else paper for inked in row for _ in range(pixels))
+        body += pixel_row * pixels
+    header = f"P5 {len(rows[0]) * pixels} {len(rows) * pixels} 255\n".encode("ascii")
+    return header + bytes(body)
+
+
 class TestCodeVectors:
     """Published vectors come out of ``softtoken code``."""
 
@@ -98,7 +148,7 @@ class TestCodeVectors:
 
     def test_default_time_is_now(self, run: Runner, monkeypatch: pytest.MonkeyPatch) -> None:
         """Without --time, the code is for the command's clock reading."""
-        monkeypatch.setattr(cli, "_now", lambda: 1111111109)
+        monkeypatch.setattr(_input, "now", lambda: 1111111109)
         assert (0, "07081804\n", "") == run("code", "--digits", "8", stdin=RFC_B32)
 
     def test_period_and_t0(self, run: Runner) -> None:
@@ -250,11 +300,10 @@ class TestKeySources:
         assert 2 == run(*argv, stdin=RFC_B32).status
 
     def test_missing_key_file(self, run: Runner, tmp_path: Path) -> None:
-        """An unreadable key file gives a one-line error and status 2, no traceback."""
-        result = run("code", "--key-file", str(tmp_path / "missing"))
-        assert 2 == result.status
-        assert "No such file" in result.err
-        assert "Traceback" not in result.err
+        """A missing key file is named in a one-line error, status 2, no traceback."""
+        missing = str(tmp_path / "missing")
+        result = run("code", "--key-file", missing)
+        assert (2, "", f"softtoken: error: --key-file: no such file: {missing!r}\n") == result
 
     def test_key_file_not_text(self, run: Runner, tmp_path: Path) -> None:
         """A key file that is not UTF-8 is refused without quoting it."""
@@ -309,7 +358,7 @@ class TestVerify:
 
     def test_default_time_is_now(self, run: Runner, monkeypatch: pytest.MonkeyPatch) -> None:
         """Without --time, the command's clock reading is used."""
-        monkeypatch.setattr(cli, "_now", lambda: 59)
+        monkeypatch.setattr(_input, "now", lambda: 59)
         result = run("verify", "94287082", "--digits", "8", stdin=RFC_B32)
         assert (0, "accepted: step 1 offset +0\n", "") == result
 
@@ -398,7 +447,7 @@ class TestVerify:
         """A naive, unparseable or negative time is a usage error."""
         result = run("verify", "755224", "--time", time, stdin=RFC_B32)
         assert 2 == result.status
-        assert "argument --time" in result.err
+        assert "argument -N/--time" in result.err
 
 
 class TestURI:
@@ -464,6 +513,7 @@ class TestURI:
         [
             ("uri",),
             ("uri", "--account", "a", "--generate", "--masked"),
+            ("uri", "--account", "a", "--key-out", "k"),
             ("uri", "--account", "a", "--counter", "1"),
             ("uri", "--account", "a", "--hotp", "--period", "60"),
         ],
@@ -480,18 +530,37 @@ class TestURI:
         assert (2, "") == result[:2]
         assert "account name" in result.err
 
+    def test_generate_masked_with_key_out(
+        self, run: Runner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """--generate --masked is allowed when --key-out keeps the key: the URI shows ****."""
+        monkeypatch.setattr(_random, "_source", lambda n: (CANARY_KEY * 3)[:n])
+        key_out = tmp_path / "new.key"
+        result = run("uri", "--account", "a", "--generate", "--masked", "--key-out", str(key_out))
+        assert (0, "otpauth://totp/a?secret=****\n", "") == result
+        assert b32encode((CANARY_KEY * 3)[:20]) + "\n" == key_out.read_text()
+        assert 0o600 == mode(key_out)
+
     def test_short_key_needs_opt_in(self, run: Runner) -> None:
         """A URI is never built for a key the library would refuse, unless opted in."""
         short = b32encode(RFC_SEED_SHA1[:10])
         assert 2 == run("uri", "--account", "a", stdin=short).status
         result = run("uri", "--account", "a", "--allow-short-key", stdin=short)
-        assert RFC_SEED_SHA1[:10] == parse_uri(result.out.strip()).secret
+        assert RFC_SEED_SHA1[:10] == parse_uri(result.out.strip(), allow_short_key=True).secret
 
 
 class TestQR:
     """``softtoken qr`` draws a Key URI as terminal text, SVG or PNG."""
 
     URI: ClassVar = f"otpauth://totp/Example:alice?secret={RFC_B32}&issuer=Example"
+
+    def test_short_key_uri_with_opt_in(self, run: Runner) -> None:
+        """A legacy 10-byte URI is drawn with --allow-short-key and refused without it."""
+        uri = f"otpauth://totp/a?secret={b32encode(RFC_SEED_SHA1[:10])}"
+        assert 2 == run("qr", stdin=uri).status
+        result = run("qr", "--allow-short-key", stdin=uri)
+        expected = qr_text(parse_uri(uri, allow_short_key=True))
+        assert (0, expected, "") == (result.status, result.out.rstrip("\n"), result.err)
 
     def test_terminal_from_stdin(self, run: Runner) -> None:
         """A URI piped in is drawn as the library's terminal rendering."""
@@ -525,7 +594,7 @@ class TestQR:
         assert b"\x89PNG\r\n\x1a\n" == output.read_bytes()[:8]
         assert 0o600 == stat.S_IMODE(output.stat().st_mode)
 
-    @pytest.mark.skipif(shutil.which("zbarimg") is None, reason="zbarimg is not installed")
+    @requires_zbarimg
     def test_png_decodes(self, run: Runner, tmp_path: Path) -> None:
         """zbarimg reads the same URI back from the PNG."""
         output = tmp_path / "token.png"
@@ -541,14 +610,7 @@ class TestQR:
             str(output),
             stdin=RFC_B32,
         )
-        decoded = subprocess.run(
-            ["zbarimg", "--quiet", "--raw", str(output)],
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=60,
-        )
-        assert self.URI == decoded.stdout.strip()
+        assert self.URI == zbarimg(output)
 
     @pytest.mark.parametrize(
         "text",
@@ -583,61 +645,105 @@ class TestQR:
         assert 2 == result.status
         assert "no URI given" in result.err
 
+    def test_output_replaces_a_readable_file_with_a_private_one(
+        self, run: Runner, tmp_path: Path
+    ) -> None:
+        """An existing 0644 file at --output is replaced by a new file of mode 0600."""
+        output = tmp_path / "token.svg"
+        output.write_text("old")
+        output.chmod(0o644)
+        result = run("qr", "--format", "svg", "--output", str(output), stdin=self.URI)
+        assert (0, "", "") == result
+        assert 0o600 == stat.S_IMODE(output.stat().st_mode)
+        assert output.read_text().startswith("<?xml")
 
-class TestSecrecy:
-    """No key is ever printed, whatever the user types."""
+    @pytest.mark.parametrize("fmt", ["png", "svg", "terminal"])
+    def test_output_refuses_a_symlink(self, run: Runner, tmp_path: Path, fmt: str) -> None:
+        """A symbolic link at --output is refused, not followed: its target is untouched."""
+        target, link = tmp_path / "target", tmp_path / "link"
+        target.write_text("untouched")
+        link.symlink_to(target)
+        result = run("qr", "--format", fmt, "--output", str(link), stdin=self.URI)
+        assert (2, "") == result[:2]
+        assert "symbolic link" in result.err
+        assert ("untouched", True) == (target.read_text(), link.is_symlink())
+
+    def test_output_in_a_missing_folder(self, run: Runner, tmp_path: Path) -> None:
+        """A folder that does not exist gives a one-line error that does not name the path."""
+        output = tmp_path / "missing" / CANARY_B32
+        result = run("qr", "--format", "png", "--output", str(output), stdin=self.URI)
+        assert (2, "") == result[:2]
+        assert "--output: cannot write the file" in result.err
+        assert [] == leaks(result)
+
+    @pytest.mark.parametrize(
+        "argv", [(), ("--format", "png", "--output", "qr.png"), ("--format", "svg")]
+    )
+    def test_generate_needs_key_out(
+        self, run: Runner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, argv: tuple[str, ...]
+    ) -> None:
+        """A new key only drawn would be lost: --generate without --key-out draws nothing."""
+        monkeypatch.chdir(tmp_path)
+        result = run("qr", "--generate", "--account", "a", *argv)
+        assert (2, "") == result[:2]
+        assert "--key-out" in result.err
+        assert [] == list(tmp_path.iterdir())
+
+    def test_generate_with_key_out(
+        self, run: Runner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """--key-out keeps the new key, base32 in a private file; the QR draws the same key."""
+        monkeypatch.setattr(_random, "_source", lambda n: (CANARY_KEY * 3)[:n])
+        key_out = tmp_path / "new.key"
+        result = run("qr", "--generate", "--account", "alice", "--key-out", str(key_out))
+        key = (CANARY_KEY * 3)[:20]
+        expected = f"otpauth://totp/alice?secret={b32encode(key)}"
+        assert (0, qr_text(expected) + "\n", "") == result
+        assert (b32encode(key) + "\n", 0o600) == (key_out.read_text(), mode(key_out))
+
+    def test_key_out_never_replaces_a_file(self, run: Runner, tmp_path: Path) -> None:
+        """An existing file at --key-out may be another key: it is kept, and nothing is drawn."""
+        key_out = tmp_path / "old.key"
+        key_out.write_text("old key\n")
+        result = run("qr", "--generate", "--account", "a", "--key-out", str(key_out))
+        assert (2, "") == result[:2]
+        assert "old key\n" == key_out.read_text()
 
     @pytest.mark.parametrize(
         "argv",
         [
-            ("code", CANARY_B32),
-            ("verify", "000000", CANARY_B32),
-            ("verify", CANARY_B32),
-            ("verify", "--hotp", CANARY_B32, "000000"),
-            (CANARY_B32,),
-            ("code", "--digits", CANARY_B32),
-            ("code", "--algorithm", CANARY_B32),
-            ("code", "--time", CANARY_B32),
-            ("code", "--window", CANARY_B32),
-            ("code", "--hex", CANARY_B32),
-            ("code", "x", CANARY_B32),
-            ("code", "--bogus", CANARY_B32),
-            ("code", f"--hotp={CANARY_B32}"),
-            ("code", "--key-file", CANARY_B32),
-            ("qr", "--uri-file", CANARY_B32),
-            (
-                "qr",
-                "--generate",
-                "--account",
-                "a",
-                "--format",
-                "png",
-                "--output",
-                f"/nonexistent/{CANARY_B32}",
-            ),
-            ("uri", "--account", "alice", "--masked", CANARY_B32),
+            ("--key-out", "k"),
+            ("--account", "a", "--key-out", "k"),
+            ("--format", "svg", "--background", "light"),
+            ("--format", "png", "--output", "x.png", "--background", "dark"),
         ],
     )
-    def test_key_on_the_command_line(self, run: Runner, argv: tuple[str, ...]) -> None:
-        """A key typed anywhere on the command line is never repeated on stdout or stderr."""
-        assert [] == leaks(run(*argv))
+    def test_options_that_do_not_apply(
+        self, run: Runner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, argv: tuple[str, ...]
+    ) -> None:
+        """--key-out without --generate, and --background for a file format, are usage errors."""
+        monkeypatch.chdir(tmp_path)
+        stdin = RFC_B32 if "--account" in argv else self.URI
+        assert (2, "") == run("qr", *argv, stdin=stdin)[:2]
+        assert [] == list(tmp_path.iterdir())
 
     @pytest.mark.parametrize(
-        "argv",
-        [
-            ("code",),
-            ("code", "--window", "3", "--past", "2"),
-            ("verify", "000000"),
-            ("verify", "123"),
-            ("code", "--hex"),
-            ("code", "--digits", "11"),
-            ("uri", "--account", "alice", "--masked"),
-            ("qr", "--format", "png"),
-        ],
+        ("background", "dark"), [(None, True), ("dark", True), ("light", False)]
     )
-    def test_key_on_stdin(self, run: Runner, argv: tuple[str, ...]) -> None:
-        """A key read from standard input is never repeated on stdout or stderr."""
-        assert [] == leaks(run(*argv, stdin=CANARY_B32))
+    def test_background(self, run: Runner, background: str | None, dark: bool) -> None:
+        """--background light draws the dark modules, for a light terminal; dark is the default."""
+        argv = () if background is None else ("--background", background)
+        result = run("qr", *argv, stdin=self.URI)
+        assert (0, qr_text(self.URI, dark_background=dark) + "\n", "") == result
+
+    @requires_zbarimg
+    @pytest.mark.parametrize("background", ["dark", "light"])
+    def test_terminal_text_decodes(self, run: Runner, tmp_path: Path, background: str) -> None:
+        """zbarimg reads the URI back from the text, painted as a terminal of that background."""
+        result = run("qr", "--background", background, stdin=self.URI)
+        image = tmp_path / "terminal.pgm"
+        image.write_bytes(terminal_to_pgm(result.out, background=background))
+        assert self.URI == zbarimg(image)
 
 
 class TestUsage:
@@ -649,7 +755,7 @@ class TestUsage:
         assert 0 == result.status
         assert result.out.startswith("usage: softtoken")
 
-    @pytest.mark.parametrize("command", ["code", "verify", "uri", "qr"])
+    @pytest.mark.parametrize("command", ["code", "verify", "uri", "qr", "unlock-code"])
     def test_subcommand_help(self, run: Runner, command: str) -> None:
         """Every subcommand has its own help."""
         result = run(command, "--help")
