@@ -174,6 +174,8 @@ class IdentityInfo:
         remaining_tries: wrong PINs left before the limit; 0 unless ACTIVE.
         unlock_tries: while LOCKED, wrong unlock codes left against the current reset code.
         wipes: True when the limit wipes the identity rather than locking it.
+        policy: the rules the identity lives by (PIN lengths, limits, unlock code length);
+            public, so that an app can tell the user what it expects.
         attempt_open: an attempt begun by :meth:`Wallet.begin_attempt` is open: a PIN attempt
             while ACTIVE, an unlock code attempt while LOCKED. If the app did not just open it,
             it was interrupted, and the next ``begin_attempt`` counts it as a wrong try.
@@ -187,6 +189,7 @@ class IdentityInfo:
     remaining_tries: int
     unlock_tries: int = 0
     wipes: bool = False
+    policy: IdentityPolicy = attrs.field(factory=IdentityPolicy, repr=False)
     attempt_open: bool = False
 
 

@@ -157,6 +157,7 @@ def info(identity: Identity) -> IdentityInfo:
         remaining_tries=remaining_tries(policy.lockout, identity.lockout),
         unlock_tries=remaining_unlock_tries(policy.unlock, identity.unlock) if locked else 0,
         wipes=policy.lockout.on_limit is OnLimit.WIPE,
+        policy=policy,
         attempt_open=identity.lockout.attempt_open or identity.unlock.attempt_open,
     )
 
