@@ -39,7 +39,14 @@ import attrs
 
 from softtoken import _random, throttle
 from softtoken._checkdigit import damm_digit, damm_valid
-from softtoken._checks import MAX_DIGITS, MIN_DIGITS, check_digits, check_int, check_key
+from softtoken._checks import (
+    MAX_DIGITS,
+    MAX_U8,
+    MIN_DIGITS,
+    check_digits,
+    check_int,
+    check_key,
+)
 from softtoken._encoding import parse_code
 from softtoken._kdf import Label, hkdf
 from softtoken.exceptions import AttemptNotOpen, InvalidInput, InvalidUnlockRecord, MistypedCode
@@ -276,6 +283,10 @@ class UnlockCounter:
             raise TypeError("spent must be bool")
         if self.throttle.blocked or self.throttle.not_before:
             raise InvalidInput("an unlock counter is never blocked or delayed")
+        # The tries are stored in one byte (to_bytes); a larger count could not be saved.
+        check_int(self.throttle.failures, "tries", 0, MAX_U8)
+        if self.spent and self.throttle.attempt_open:
+            raise InvalidInput("a spent unlock counter has no open attempt")
 
     @property
     def attempt_open(self) -> bool:
