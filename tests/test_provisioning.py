@@ -604,6 +604,18 @@ class TestRefusals:
             parse_uri("otpauth://totp/a?secret=" + "%" * 1_000_000)
 
 
+class TestNonASCIISecrets:
+    """A percent-encoded secret that upper-cases into base32 is refused, not decoded (S13)."""
+
+    @pytest.mark.parametrize("letter", ["\u00df", "\u0131", "\u017f", "\ufb01", "\ufb06"])
+    def test_percent_encoded_letters_are_refused(self, letter: str) -> None:
+        """The sharp s, dotless i, long s and ligatures, written as UTF-8 escapes inside the
+        secret, raise InvalidEncoding instead of spelling the key a second way."""
+        escaped = "".join(f"%{byte:02X}" for byte in letter.encode("utf-8"))
+        with pytest.raises(InvalidEncoding):
+            parse_uri(f"otpauth://totp/alice?secret={S[:8]}{escaped}{S[8:]}")
+
+
 class TestErrorContext:
     """Parser errors carry no inner exception: neither a cause nor a context that a traceback or
     a log would print (a UnicodeDecodeError quotes the undecodable bytes)."""
