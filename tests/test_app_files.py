@@ -15,7 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from softtoken.app import FileVersionGuard, MemoryVersionGuard, WalletFile, write_private
+from softtoken.app import (
+    BlobMark,
+    FileVersionGuard,
+    MemoryVersionGuard,
+    WalletFile,
+    write_private,
+)
 from softtoken.exceptions import (
     InvalidInput,
     PINDelayed,
@@ -26,6 +32,7 @@ from softtoken.exceptions import (
     WalletLocked,
     WalletRolledBack,
     WrongPIN,
+    WrongState,
 )
 from softtoken.hotp import TOTP
 from softtoken.pinlock import Status
@@ -62,10 +69,24 @@ def _new(path: Path, **kwargs: object) -> WalletFile:
     return store
 
 
-def _wrong_pin(path: str) -> str:
+def _generation(guard: MemoryVersionGuard | FileVersionGuard, wallet_id: bytes) -> int:
+    mark = guard.newest(wallet_id)
+    return 0 if mark is None else mark.generation
+
+
+def _wrong_pin_on_copy(path: str) -> str:
+    """Runs in a worker: one wrong PIN on a copy, whose guard is the original's."""
+    guard = FileVersionGuard(Path(path).parent / "w.version")
+    try:
+        return _wrong_pin(path, guard)
+    except WalletRolledBack:
+        return "WalletRolledBack"
+
+
+def _wrong_pin(path: str, guard: FileVersionGuard | None = None) -> str:
     """Runs in a worker process: one wrong PIN through the file layer; the error's name."""
     try:
-        _store(Path(path)).code(SERIAL, WRONG_PIN, now=NOW)
+        _store(Path(path), guard).code(SERIAL, WRONG_PIN, now=NOW)
     except (WrongPIN, PINLocked, PINWiped) as error:
         just_now = getattr(error, "just_now", False)
         return f"{type(error).__name__}{'-now' if just_now else ''}"
@@ -73,15 +94,15 @@ def _wrong_pin(path: str) -> str:
 
 
 class _Forgetful(MemoryVersionGuard):
-    """A guard that loses its next record, as a crash right after the blob was written would."""
+    """A guard that loses its next advance, as a crash right after the blob was written would."""
 
     forget_next = False
 
-    def record(self, wallet_id: bytes, generation: int) -> None:
+    def advance(self, wallet_id: bytes, seen: BlobMark | None, new: BlobMark) -> None:
         if self.forget_next:
             self.forget_next = False
             return
-        super().record(wallet_id, generation)
+        super().advance(wallet_id, seen, new)
 
 
 class TestSafePaths:
@@ -210,17 +231,17 @@ class TestRollback:
             store.reset_code(SERIAL)
 
     def test_guard_catches_up_after_a_crash(self, tmp_path: Path) -> None:
-        """A blob newer than the guard (a crash between writing the blob and recording it) is
-        accepted and recorded, so that the blob before it is refused from then on."""
+        """A blob one save ahead of the guard (a crash between writing the blob and recording
+        it) is accepted and recorded, so that the blob before it is refused from then on."""
         guard = _Forgetful()
         store = _store(tmp_path / "w", guard)
         created = store.create()
         before = (tmp_path / "w").read_bytes()
         guard.forget_next = True
         store.update(lambda w: w.add_key(SERIAL, SECRET, name="Bank", pin=PIN))
-        assert 1 == guard.highest(created.wallet_id)
+        assert 1 == _generation(guard, created.wallet_id)
         assert 2 == store.read().generation
-        assert 2 == guard.highest(created.wallet_id)
+        assert 2 == _generation(guard, created.wallet_id)
         (tmp_path / "w").write_bytes(before)
         with pytest.raises(WalletRolledBack):
             store.read()
@@ -233,13 +254,91 @@ class TestRollback:
         with pytest.raises(WalletRolledBack):
             store.read()
 
+    @pytest.mark.parametrize("how", ["deleted", "another key file name"])
+    def test_a_guard_that_never_saw_the_wallet_refuses_it(self, tmp_path: Path, how: str) -> None:
+        """Deleting the guard, or opening the wallet with a guard elsewhere, does not make an
+        older wallet acceptable: an unknown wallet is accepted only at generation 1."""
+        path = tmp_path / "w"
+        store = _new(path)
+        with pytest.raises(WrongPIN):
+            store.code(SERIAL, WRONG_PIN, now=NOW)
+        if how == "deleted":
+            path.with_suffix(".version").unlink()
+            other = store
+        else:
+            other = _store(path, FileVersionGuard(tmp_path / "other.version"))
+        with pytest.raises(WalletRolledBack):
+            other.code(SERIAL, WRONG_PIN, now=NOW)
+
+    def test_adopt_is_the_explicit_way_back(self, tmp_path: Path) -> None:
+        """adopt() records a wallet an empty guard never saw; a known wallet refuses it."""
+        path = tmp_path / "w"
+        _new(path)
+        moved = _store(path, FileVersionGuard(tmp_path / "new-device.version"))
+        with pytest.raises(WalletRolledBack):
+            moved.read()
+        moved.adopt()
+        assert TOTP(SECRET).generate(NOW) == moved.code(SERIAL, PIN, now=NOW)
+        with pytest.raises(WrongState):
+            moved.adopt()
+
     def test_one_guard_file_serves_several_wallets(self, tmp_path: Path) -> None:
-        """Each wallet id keeps its own generation in a shared guard file."""
+        """Each wallet id keeps its own mark in a shared guard file."""
         guard = FileVersionGuard(tmp_path / "guard")
         first, second = _store(tmp_path / "a", guard), _store(tmp_path / "b", guard)
         a, b = first.create(), second.create()
         first.update(lambda w: w)
-        assert (2, 1) == (guard.highest(a.wallet_id), guard.highest(b.wallet_id))
+        assert (2, 1) == (_generation(guard, a.wallet_id), _generation(guard, b.wallet_id))
+
+
+class TestCopies:
+    """A copy of a wallet file cannot be used beside the original to multiply the tries."""
+
+    def test_a_copy_used_after_the_original_is_refused(self, tmp_path: Path) -> None:
+        """Once the original has saved, a byte-for-byte copy is refused before any PIN."""
+        original = _new(tmp_path / "w")
+        copy_path = tmp_path / "copy"
+        copy_path.write_bytes((tmp_path / "w").read_bytes())
+        copy = _store(copy_path, original.guard)
+        with pytest.raises(WrongPIN):
+            original.code(SERIAL, WRONG_PIN, now=NOW)
+        with pytest.raises(WalletRolledBack):
+            copy.code(SERIAL, WRONG_PIN, now=NOW)
+
+    def test_a_copy_read_at_the_same_time_loses_the_race(self, tmp_path: Path) -> None:
+        """Two copies read together: the first save wins, and the other stops at its first
+        save, before it evaluates anything (the guard's compare-and-set)."""
+        original = _new(tmp_path / "w")
+        copy_path = tmp_path / "copy"
+        copy_path.write_bytes((tmp_path / "w").read_bytes())
+        copy = _store(copy_path, original.guard)
+        evaluated: list[str] = []
+        with copy._session() as (load, save):
+            stale = load()
+            with pytest.raises(WrongPIN):
+                original.code(SERIAL, WRONG_PIN, now=NOW)
+            with pytest.raises(WalletRolledBack):
+                save(stale.begin_attempt(SERIAL, now=NOW))
+            evaluated.append("never reached")
+        assert ["never reached"] == evaluated
+        assert 4 == original.read().info(SERIAL).remaining_tries
+        with pytest.raises(WalletRolledBack):
+            copy.read()
+
+    def test_concurrent_copies_evaluate_at_most_the_limit(self, tmp_path: Path) -> None:
+        """12 processes on 6 copies of one wallet, sharing the guard: at most 5 PINs are
+        evaluated in all, however the copies race."""
+        path = tmp_path / "w"
+        _new(path)
+        paths = []
+        for n in range(6):
+            paths.append(tmp_path / f"copy{n}")
+            paths[-1].write_bytes(path.read_bytes())
+        with multiprocessing.get_context("spawn").Pool(WORKERS) as pool:
+            outcomes = Counter(pool.map(_wrong_pin_on_copy, [str(p) for p in paths] * 2))
+        evaluated = outcomes["WrongPIN"] + outcomes["PINLocked-now"]
+        assert evaluated <= 5
+        assert WORKERS == evaluated + outcomes["PINLocked"] + outcomes["WalletRolledBack"]
 
 
 class TestWritePrivate:
@@ -298,10 +397,13 @@ class TestWritePrivate:
         with pytest.raises(OSError, match="injected failure"):
             store.code(SERIAL, PIN, now=NOW)
         monkeypatch.undo()
-        assert TOTP(SECRET).generate(NOW) == store.code(SERIAL, PIN, now=NOW)
+        assert (True, 5) == (
+            store.read().info(SERIAL).attempt_open,
+            store.read().info(SERIAL).remaining_tries,
+        )
         with pytest.raises(WrongPIN) as info:
             store.code(SERIAL, WRONG_PIN, now=NOW)
-        assert 4 == info.value.remaining_tries
+        assert 3 == info.value.remaining_tries
 
     def test_failed_save_keeps_the_wallet(
         self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
