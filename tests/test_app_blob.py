@@ -159,6 +159,15 @@ class TestStrictness:
             with pytest.raises(WalletCorrupt):
                 load(reseal(BODY[:length]))
 
+    def test_a_non_canonical_serial_is_refused(self) -> None:
+        """An authentic body whose serial is not canonical (here with a non-ASCII letter of the
+        same byte length) is refused as corrupt, never decoded into an identity."""
+        serial = b"\x00\x0a9317112184"
+        assert serial in BODY
+        edited = BODY.replace(serial, b"\x00\x0a93171121" + "\u00e9".encode(), 1)
+        with pytest.raises(WalletCorrupt):
+            load(reseal(edited))
+
     def test_decoding_errors_leave_no_context(self) -> None:
         """A refused body raises WalletCorrupt with no inner error attached, so that nothing
         decoded can be found on __context__."""

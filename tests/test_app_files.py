@@ -19,6 +19,7 @@ from softtoken.app import (
     BlobMark,
     FileVersionGuard,
     MemoryVersionGuard,
+    VersionGuard,
     WalletFile,
     write_private,
 )
@@ -53,7 +54,7 @@ from tests.wallets import (
 WORKERS = 12
 
 
-def _store(path: Path, guard: FileVersionGuard | MemoryVersionGuard | None = None) -> WalletFile:
+def _store(path: Path, guard: VersionGuard | None = None) -> WalletFile:
     return WalletFile(
         path,
         device_key=DEVICE_KEY,
@@ -69,7 +70,7 @@ def _new(path: Path, **kwargs: object) -> WalletFile:
     return store
 
 
-def _generation(guard: MemoryVersionGuard | FileVersionGuard, wallet_id: bytes) -> int:
+def _generation(guard: VersionGuard, wallet_id: bytes) -> int:
     mark = guard.newest(wallet_id)
     return 0 if mark is None else mark.generation
 

@@ -544,6 +544,13 @@ class TestWipe:
         with pytest.raises(WrongIdentityState):
             w.begin_attempt(SERIAL, now=NOW, unlock=True)
 
+    def test_wiping_identity_keeps_no_escrows(self) -> None:
+        """An identity that wipes at the limit never locks, so it keeps no unlock escrows (and
+        pays no slow hash for them); a locking one keeps max_reset_codes of them."""
+        w = wallet(PAYSECURE)
+        assert () == keys_of(w).escrows  # type: ignore[attr-defined]
+        assert 3 == len(keys_of(wallet()).escrows)  # type: ignore[attr-defined]
+
     def test_lock_policy_value_is_kept(self) -> None:
         """The on-limit choice is part of the stored lockout policy."""
         assert OnLimit.WIPE == PAYSECURE.lockout.on_limit

@@ -18,7 +18,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from softtoken import _kdf, pinverifier
 from softtoken.exceptions import (
     AttemptNotOpen,
     InvalidInput,
@@ -34,7 +33,6 @@ from softtoken.pinlock import (
     PAYSECURE_LIKE,
     PHONE_KDF,
     Event,
-    KDFParams,
     LockoutPolicy,
     LockoutState,
     OnLimit,
@@ -52,7 +50,7 @@ from softtoken.pinlock import (
 )
 from softtoken.throttle import ThrottlePolicy, ThrottleState
 from tests import strategies
-from tests.utils import load_vectors
+from tests.utils import count_scrypt, load_vectors
 
 FAST = INSECURE_TEST_KDF
 T0 = 1_700_000_000
@@ -106,19 +104,6 @@ def run(
         outcome, state = step(policy, state, event, now)
         outcomes.append(outcome)
     return outcomes, state
-
-
-def count_scrypt(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
-    """Record every scrypt run softtoken.pinverifier makes (by salt), still computing it."""
-    calls: list[bytes] = []
-    original = _kdf.scrypt
-
-    def counting(secret: bytes, salt: bytes, params: KDFParams) -> bytes:
-        calls.append(salt)
-        return original(secret, salt, params)
-
-    monkeypatch.setattr(pinverifier, "scrypt", counting)
-    return calls
 
 
 class TestLockoutPolicy:

@@ -19,11 +19,11 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from softtoken import _kdf, pinverifier
 from softtoken.exceptions import InvalidInput, PINRejected
 from softtoken.pinpolicy import COMMON_PINS, MAX_HISTORY, PINPolicy, PINRejection
-from softtoken.pinverifier import INSECURE_TEST_KDF, KDFParams, PINVerifier
+from softtoken.pinverifier import INSECURE_TEST_KDF, PINVerifier
 from tests import strategies
+from tests.utils import count_scrypt
 
 R = PINRejection
 SECURITY_PAGE = Path(__file__).parent.parent / "docs" / "security.md"
@@ -41,19 +41,6 @@ def reasons_for(policy: PINPolicy, pin: str) -> frozenset[PINRejection]:
 def fast_verifier(pin: str) -> PINVerifier:
     """A verifier with the cheap test parameters."""
     return PINVerifier.create(pin, params=INSECURE_TEST_KDF)
-
-
-def count_scrypt(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
-    """Record every scrypt run that softtoken.pinverifier makes, still computing it."""
-    calls: list[bytes] = []
-    original = _kdf.scrypt
-
-    def counting(secret: bytes, salt: bytes, params: KDFParams) -> bytes:
-        calls.append(salt)
-        return original(secret, salt, params)
-
-    monkeypatch.setattr(pinverifier, "scrypt", counting)
-    return calls
 
 
 # ----------------------------------------------------------------------------------------------

@@ -818,8 +818,9 @@ class TestRecordUnlock:
 class TestHoldUnlock:
     """hold_unlock closes a right code's attempt without spending the exchange."""
 
-    def test_hold_closes_the_attempt_uncounted(self) -> None:
-        """PIN_REFUSED: the attempt is closed, nothing counted, the exchange not spent."""
+    def test_hold_closes_the_attempt_as_a_success(self) -> None:
+        """PIN_REFUSED: the attempt is closed as a right code's (the wrong tries before it on
+        this reset code start again), and the exchange is not spent."""
         opened = counter(tries=1, index=1, open_=True, version=6)
 
         assert (UnlockOutcome.PIN_REFUSED, counter(index=1, version=7)) == hold_unlock(

@@ -6,6 +6,11 @@ import io
 from pathlib import Path
 from typing import NamedTuple
 
+import pytest
+
+from softtoken import _kdf, pinverifier
+from softtoken._kdf import ScryptParams
+
 VECTORS = Path(__file__).parent / "vectors"
 
 # RFC 4226 Appendix D and RFC 6238 Appendix B seeds (RFC 6238 per erratum 2866).
@@ -43,3 +48,16 @@ class Terminal(io.StringIO):
 
     def read(self, size: int | None = -1) -> str:
         raise AssertionError("the command read from a terminal")
+
+
+def count_scrypt(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
+    """Record every scrypt run softtoken.pinverifier makes (by salt), still computing it."""
+    calls: list[bytes] = []
+    original = _kdf.scrypt
+
+    def counting(secret: bytes, salt: bytes, params: ScryptParams) -> bytes:
+        calls.append(salt)
+        return original(secret, salt, params)
+
+    monkeypatch.setattr(pinverifier, "scrypt", counting)
+    return calls

@@ -4,8 +4,8 @@ Both work on strings of ASCII digits. A check digit is a public function of the 
 so it protects against typing errors, never against guessing.
 
 - **Luhn** (ISO/IEC 7812-1 Annex B) catches every single-digit error and every transposition of
-  adjacent digits except 09 <-> 90. Bank customers know it from card numbers, and the
-  provisioning identifiers (serial, activation and registration codes) use it.
+  adjacent digits except 09 <-> 90. Bank customers know it from card numbers; it is here for the
+  provisioning identifiers (serial, activation and registration codes) of the next issue.
 - **Damm** (H. M. Damm, 2004) catches every single-digit error and every adjacent transposition,
   with a single 10 x 10 table. Reset codes, which an operator types while the user reads them
   over the phone, use it.

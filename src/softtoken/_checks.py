@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Final
+from collections.abc import Callable
+from typing import Final, TypeVar
 
 from softtoken.exceptions import InvalidInput, KeyTooShort
+
+_T = TypeVar("_T")
 
 __all__ = [
     "MAX_COUNTER",
@@ -19,6 +22,7 @@ __all__ = [
     "check_digits",
     "check_int",
     "check_key",
+    "valid_or_none",
 ]
 
 # RFC 4226 §5.2: the counter, and so every TOTP time step (RFC 6238 §4.2), is an 8-byte
@@ -81,3 +85,16 @@ def check_key(key: object, *, allow_short_key: bool) -> None:
             minimum,
             legacy_opt_in=not allow_short_key and len(key) >= MIN_LEGACY_KEY_BYTES,
         )
+
+
+def valid_or_none(build: Callable[[], _T]) -> _T | None:
+    """``build()``, or None when it raises :class:`InvalidInput`.
+
+    For decoders of stored records: the caller raises its own error *after* this returns, so
+    that the constructor's error (and the data it may describe) is not left on the raised
+    error's ``__context__``.
+    """
+    try:
+        return build()
+    except InvalidInput:
+        return None

@@ -30,7 +30,7 @@ from typing import Final
 import attrs
 
 from softtoken import throttle
-from softtoken._checks import check_int
+from softtoken._checks import check_int, valid_or_none
 from softtoken._secret import SECRET
 from softtoken._time import to_unix
 from softtoken.exceptions import AttemptNotOpen, InvalidInput, InvalidPINRecord
@@ -252,7 +252,19 @@ class LockoutState:
             raise InvalidPINRecord("data is not a lockout state of a known format")
         if flags & ~(_BLOCKED | _OPEN | _WIPED) or spare:
             raise InvalidPINRecord("unknown lockout state flags")
-        state = _state_or_none(flags, failures, episode, not_before, version)
+        state = valid_or_none(
+            lambda: LockoutState(
+                throttle=ThrottleState(
+                    failures=failures,
+                    blocked=bool(flags & _BLOCKED),
+                    episode=episode,
+                    not_before=not_before,
+                    attempt_open=bool(flags & _OPEN),
+                    version=version,
+                ),
+                wiped=bool(flags & _WIPED),
+            )
+        )
         if state is None:
             raise InvalidPINRecord("lockout state fields are inconsistent")
         return state
@@ -266,24 +278,6 @@ _BLOCKED: Final = 0x01
 _OPEN: Final = 0x02
 _WIPED: Final = 0x04
 _LAYOUT: Final = struct.Struct(">2sBBBHIQQ")
-
-
-def _state_or_none(
-    flags: int, failures: int, episode: int, not_before: int, version: int
-) -> LockoutState | None:
-    # Returning None keeps the constructor's error off the raised one's __context__.
-    try:
-        counted = ThrottleState(
-            failures=failures,
-            blocked=bool(flags & _BLOCKED),
-            episode=episode,
-            not_before=not_before,
-            attempt_open=bool(flags & _OPEN),
-            version=version,
-        )
-        return LockoutState(throttle=counted, wiped=bool(flags & _WIPED))
-    except InvalidInput:
-        return None
 
 
 def _check_machine(policy: LockoutPolicy, state: LockoutState) -> None:

@@ -7,9 +7,9 @@ nothing about the PIN key without guessing the PIN.
 
 What the slow hash does and does not do: a 4-digit PIN has 10,000 values, so no hash can protect
 a stolen verifier against offline guessing. At :data:`PHONE_KDF` cost the whole space takes
-about 45 minutes on one core of this project's machine. The verifier keeps PINs out of plain
-sight, logs and backups; the lockout bounds online guessing; and the app's sealed blob keeps the
-verifier itself out of reach without the device key.
+about 40 to 45 minutes on one core of this project's machines. The verifier keeps PINs out of
+plain sight, logs and backups; the lockout bounds online guessing; and the app's sealed blob
+keeps the verifier itself out of reach without the device key.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from typing import Final
 import attrs
 
 from softtoken import _random
+from softtoken._checks import valid_or_none
 from softtoken._kdf import Label, ScryptParams, hkdf, scrypt
 from softtoken._secret import SECRET
 from softtoken.exceptions import InvalidInput, InvalidPINRecord
@@ -48,8 +49,8 @@ KDFParams = ScryptParams
 PHONE_KDF: Final = KDFParams(log2_n=17, r=8, p=1)
 """The default: N = 2^17, r = 8, p = 1, 16-byte salt, 32-byte hash: 128 MiB.
 
-This is the minimum OWASP's Password Storage Cheat Sheet lists for scrypt. It took 0.27 s per
-hash on this project's 2-core x86 machine (docs/security.md); a mid-range phone is a few times
+This is the minimum OWASP's Password Storage Cheat Sheet lists for scrypt. It took 0.24 to 0.27 s
+per hash on this project's 2-core x86 machines (docs/security.md); a mid-range phone is a few times
 slower, which is acceptable once per PIN entry. Verifiers made with other parameters are
 upgraded after the next correct PIN (:meth:`PINVerifier.needs_rehash`).
 """
@@ -193,28 +194,19 @@ class PINVerifier:
         tag, fmt, version, log2_n, r, p, salt_length, hash_length = _HEADER.unpack_from(data)
         if tag != _TAG or fmt != _FORMAT:
             raise InvalidPINRecord("data is not a PIN verifier of a known format")
-        params = _params_or_none(version, log2_n, r, p, salt_length, hash_length)
+        params = valid_or_none(
+            lambda: KDFParams(
+                version=version,
+                log2_n=log2_n,
+                r=r,
+                p=p,
+                salt_length=salt_length,
+                hash_length=hash_length,
+            )
+        )
         if params is None:
             raise InvalidPINRecord("PIN verifier parameters are out of range")
         body = data[_HEADER.size :]
         if len(body) != salt_length + hash_length:
             raise InvalidPINRecord("PIN verifier data has the wrong length")
         return cls(params, body[:salt_length], body[salt_length:])
-
-
-def _params_or_none(
-    version: int, log2_n: int, r: int, p: int, salt_length: int, hash_length: int
-) -> KDFParams | None:
-    # Returning None, rather than raising from inside the except block, keeps the original
-    # error off the raised one's __context__.
-    try:
-        return KDFParams(
-            version=version,
-            log2_n=log2_n,
-            r=r,
-            p=p,
-            salt_length=salt_length,
-            hash_length=hash_length,
-        )
-    except InvalidInput:
-        return None

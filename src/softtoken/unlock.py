@@ -46,6 +46,7 @@ from softtoken._checks import (
     check_digits,
     check_int,
     check_key,
+    valid_or_none,
 )
 from softtoken._encoding import parse_code
 from softtoken._kdf import Label, hkdf
@@ -258,7 +259,7 @@ class UnlockOutcome(enum.Enum):
     """The exchange was already spent (unlocked or wiped): nothing was evaluated or changed."""
     PIN_REFUSED = "pin_refused"
     """The code was right, but the unlock could not complete (the new PIN was refused): the
-    attempt is closed uncounted and the exchange is not spent (:func:`hold_unlock`)."""
+    attempt is closed as a success and the exchange is not spent (:func:`hold_unlock`)."""
 
 
 @attrs.frozen
@@ -310,7 +311,15 @@ class UnlockCounter:
         tag, fmt, flags, tries, index, version = _COUNTER.unpack(data)
         if tag != _TAG or fmt != _FORMAT or flags & ~(_OPEN | _SPENT):
             raise InvalidUnlockRecord("data is not an unlock counter of a known format")
-        counter = _counter_or_none(flags, tries, index, version)
+        counter = valid_or_none(
+            lambda: UnlockCounter(
+                throttle=ThrottleState(
+                    failures=tries, attempt_open=bool(flags & _OPEN), version=version
+                ),
+                reset_code=index,
+                spent=bool(flags & _SPENT),
+            )
+        )
         if counter is None:
             raise InvalidUnlockRecord("unlock counter fields are out of range")
         return counter
@@ -321,15 +330,6 @@ _FORMAT: Final = 1
 _OPEN: Final = 0x01
 _SPENT: Final = 0x02
 _COUNTER: Final = struct.Struct(">2sBBBBQ")
-
-
-def _counter_or_none(flags: int, tries: int, index: int, version: int) -> UnlockCounter | None:
-    # Returning None keeps the constructor's error off the raised one's __context__.
-    try:
-        counted = ThrottleState(failures=tries, attempt_open=bool(flags & _OPEN), version=version)
-        return UnlockCounter(throttle=counted, reset_code=index, spent=bool(flags & _SPENT))
-    except InvalidInput:
-        return None
 
 
 # The unlock tries are not delayed, so the throttle's clock is never consulted.
@@ -407,7 +407,9 @@ def hold_unlock(
     """Close the open attempt after a right code, without spending the exchange: PIN_REFUSED.
 
     For an app that proved the code but must refuse what came with it (a new PIN that was used
-    recently). The right code is not counted as a try, and the same code may be given again.
+    recently). The attempt closes as a right code's does: the count of wrong tries on this
+    reset code starts again, since the caller holds the right code; the exchange is not spent,
+    and the same code may be given again.
 
     Raises:
         AttemptNotOpen: no attempt is open.

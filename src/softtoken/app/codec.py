@@ -58,6 +58,8 @@ WALLET_ID_LENGTH: Final = 16
 HEADER: Final = struct.Struct(f">{len(MAGIC)}sB{KEY_ID_LENGTH}s{WALLET_ID_LENGTH}sQ{NONCE_LENGTH}s")
 MAX_IDENTITIES: Final = 1000
 
+# The stored codes of the algorithms and on-limit choices: their positions are the format, so
+# these lists only ever grow at the end.
 _ALGORITHMS: Final = ("sha1", "sha256", "sha512")
 _ON_LIMIT: Final = (OnLimit.LOCK, OnLimit.WIPE)
 

@@ -18,6 +18,7 @@ from softtoken.pinlock import (
     ENTRUST_LIKE,
     LockoutPolicy,
     LockoutState,
+    OnLimit,
     Outcome,
     PINPolicy,
     PINProfile,
@@ -25,7 +26,13 @@ from softtoken.pinlock import (
     PINVerifier,
     Status,
 )
-from softtoken.unlock import RESET_CODE_LENGTH, UnlockCounter, UnlockOutcome, UnlockPolicy
+from softtoken.unlock import (
+    RESET_CODE_LENGTH,
+    UnlockCounter,
+    UnlockOutcome,
+    UnlockPolicy,
+    canonical_serial,
+)
 
 __all__ = [
     "MAX_NAME_LENGTH",
@@ -137,12 +144,17 @@ class Identity:
     keys: Keys | None = attrs.field(repr=False)
 
     def __attrs_post_init__(self) -> None:
+        if type(self.serial) is not str or canonical_serial(self.serial) != self.serial:
+            raise InvalidInput("the serial is not in canonical form")
         check_name(self.name)
         if self.kind not in KINDS or self.algorithm not in ALGORITHMS:
             raise InvalidInput("unknown token kind or algorithm")
         check_digits(self.digits)
         check_int(self.period, "period", 1, MAX_COUNTER)
         check_counter(self.counter)
+        # add_key stores the other kind's parameter at its neutral value.
+        if (self.kind == "totp" and self.counter) or (self.kind == "hotp" and self.period != 30):
+            raise InvalidInput("a parameter of the other token kind is set")
         status = self.lockout.status
         if (status is Status.WIPED) != (self.keys is None):
             raise InvalidInput("a wiped identity, and only that, has no keys")
@@ -151,7 +163,12 @@ class Identity:
         if self.keys is not None:
             keys = self.keys
             expected = self.lockout.episode + (status is Status.ACTIVE)
-            left = self.policy.unlock.max_reset_codes - self.unlock.reset_code
+            # An identity that wipes at the limit never locks, so it keeps no escrows.
+            left = (
+                0
+                if self.policy.lockout.on_limit is OnLimit.WIPE
+                else self.policy.unlock.max_reset_codes - self.unlock.reset_code
+            )
             if keys.escrow_episode != expected or len(keys.escrows) != left:
                 raise InvalidInput("the escrows do not match the lock episode")
             if len(keys.history) > min(self.policy.pin.history, MAX_U8):

@@ -88,11 +88,17 @@ def _pin_keys(
     """Keys for an identity under a new *pin*: a verifier, the PIN wrap, escrows for *episode*.
 
     One slow hash for the PIN and one per escrow; the escrows use the verifier's parameters.
+    An identity that wipes at the limit gets no escrows.
     """
     verifier, pin_key = PINVerifier.enroll(pin, params=kdf)
     wrap = seal(pin_kek(device_key, serial, pin_key), dek, _aad(Label.PIN_WRAP_AAD, serial))
-    escrows = make_escrows(
-        device_key, serial, secret, dek, params=kdf, policy=policy.unlock, episode=episode
+    # An identity that wipes at the limit never locks, so an unlock escrow could never be used.
+    escrows = (
+        ()
+        if policy.lockout.on_limit is OnLimit.WIPE
+        else make_escrows(
+            device_key, serial, secret, dek, params=kdf, policy=policy.unlock, episode=episode
+        )
     )
     history = policy.pin.next_history(verifier, previous)
     return Keys(secret_box, verifier, history, wrap, episode, escrows)
@@ -288,7 +294,8 @@ def unlock(
 
     The caller has checked *new_pin* against the PIN rules and the shape of *unlock_code*.
     Only after the code opens the current reset code's escrow is *new_pin* compared with the
-    PIN history; a recently used PIN then gives PIN_REFUSED, uncounted and unspent.
+    PIN history; a recently used PIN then gives PIN_REFUSED: the attempt closes as a success, and
+    nothing is spent.
 
     Raises:
         WrongIdentityState: the identity is not locked.
@@ -321,6 +328,8 @@ def unlock(
         tries = remaining_unlock_tries(policy.unlock, counter)
         result = UnlockResult(outcome, tries, frozenset({PINRejection.RECENTLY_USED}))
         return attrs.evolve(identity, unlock=counter), result
+    # The counter records the success (and checks the attempt is open); the identity then starts
+    # the next lock episode with a fresh counter, so the returned counter is not kept.
     record_unlock(policy.unlock, identity.unlock, correct=True)
     _, state = step(policy.lockout, identity.lockout, Event.UNLOCK, now)
     new_keys = _pin_keys(

@@ -46,8 +46,8 @@ __all__ = [
 ]
 
 KDF: KDFParams = PHONE_KDF
-"""The scrypt parameters of new PIN verifiers (0.27 s a hash). The test suite, and nothing else,
-replaces this attribute with ``softtoken.pinlock.INSECURE_TEST_KDF`` (by monkeypatching), so
+"""The scrypt parameters of new PIN verifiers (about 0.25 s a hash). The test suite, and nothing
+else, replaces this attribute with ``softtoken.pinlock.INSECURE_TEST_KDF`` (by monkeypatching), so
 that a test enters a PIN in microseconds; there is no option or variable for it."""
 
 PROFILES: Final[dict[str, PINProfile]] = {"entrust": ENTRUST_LIKE, "paysecure": PAYSECURE_LIKE}
