@@ -353,6 +353,17 @@ class TestWritePrivate:
         write_private(path, b"new")
         assert (b"new", 0o600) == (path.read_bytes(), stat.S_IMODE(path.stat().st_mode))
 
+    def test_no_replace_refuses_an_existing_file(self, tmp_path: Path) -> None:
+        """With replace=False an existing file is refused and kept, and no temporary stays."""
+        path = tmp_path / "key"
+        path.write_bytes(b"keep")
+        with pytest.raises(FileExistsError):
+            write_private(path, b"new", replace=False)
+        assert b"keep" == path.read_bytes()
+        assert ["key"] == sorted(p.name for p in tmp_path.iterdir())
+        write_private(tmp_path / "fresh", b"new", replace=False)
+        assert 0o600 == stat.S_IMODE((tmp_path / "fresh").stat().st_mode)
+
     def test_symlink_is_refused(self, tmp_path: Path) -> None:
         """A symbolic link at the path is refused and its target left alone."""
         target = tmp_path / "target"

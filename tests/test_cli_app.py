@@ -625,11 +625,31 @@ class TestRollback:
         app.wallet.write_bytes(copy)
         results = [app.code(PIN), app("list")]
         expected = (
-            "softtoken: error: the wallet is older than the newest one saved with this device "
-            "key: an older copy was restored (rolled back), which would give back spent tries; "
-            "it is refused\n"
+            "softtoken: error: the wallet is older than the newest one saved: it was rolled back:"
+            " an older or another copy of the wallet would give back spent tries, so it is "
+            "refused\n"
         )
         assert [(2, "", expected)] * 2 == results
+
+    def test_another_key_file_name_is_no_way_around(self, app: App) -> None:
+        """The device key copied under another name finds no guard record, and is refused
+        with the way back named, until 'app adopt' records the wallet."""
+        app.enrol()
+        assert 1 == app.code(WRONG_PIN).status
+        other = app.tmp_path / "other.key"
+        other.write_bytes(app.device_key.read_bytes())
+        files = ("--wallet", str(app.wallet), "--device-key-file", str(other))
+        refused = app.main("app", "list", *files)
+        assert 2 == refused.status
+        assert "'softtoken app adopt' records it" in refused.err
+        assert (0, "adopted\n", "") == app.main("app", "adopt", *files)
+        again = app.main("app", "adopt", *files)
+        assert (
+            2,
+            "softtoken: error: the version guard already knows this wallet; nothing to adopt\n",
+        ) == (again.status, again.err)
+        listed = app.main("app", "list", *files)
+        assert "\t4\t" in listed.out
 
 
 class TestEnvironment:

@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from softtoken import cli
 from softtoken.cli import app as cli_app
 from softtoken.cli._args import scrub
-from softtoken.cli._input import MAX_INPUT, shown_path
+from softtoken.cli._input import MAX_INPUT, BadInput, read_text, shown_path
 from softtoken.cli._main import build_parser
 from softtoken.pinlock import INSECURE_TEST_KDF
 from tests.test_cli import CANARY_B32, CANARY_KEY, RFC_B32, Runner, leaks
@@ -63,7 +63,7 @@ class TestNoAbbreviations:
     def test_every_parser_refuses_abbreviations(self) -> None:
         """allow_abbrev is off for the command and every subcommand and app action."""
         parsers = list(all_parsers(build_parser()))
-        assert 15 == len(parsers)
+        assert 16 == len(parsers)
         assert [] == [parser.prog for parser in parsers if parser.allow_abbrev]
 
     @pytest.mark.parametrize("option", ["--hot", "--dig=8", "--alg", "--all"])
@@ -283,6 +283,27 @@ class TestSecrecy:
     def test_key_on_stdin(self, run: Runner, argv: tuple[str, ...]) -> None:
         """A key read from standard input is never repeated on stdout or stderr."""
         assert [] == leaks(run(*argv, stdin=CANARY_B32))
+
+
+class TestNoContext:
+    """Input errors carry no inner error: a UnicodeDecodeError would hold the file's bytes."""
+
+    @pytest.mark.parametrize(
+        "content", [RFC_B32.encode() + b"\xff", b"\xc3" + RFC_B32.encode(), b"2468\xed\xa0\x80"]
+    )
+    def test_undecodable_file(self, tmp_path: Path, content: bytes) -> None:
+        """A key or PIN file that is not UTF-8 raises BadInput with no context or cause."""
+        path = tmp_path / "key"
+        path.write_bytes(content)
+        with pytest.raises(BadInput) as caught:
+            read_text(str(path), option="--key-file")
+        assert (None, None) == (caught.value.__context__, caught.value.__cause__)
+
+    def test_missing_file(self, tmp_path: Path) -> None:
+        """A missing file raises BadInput with no OSError (which holds the name) attached."""
+        with pytest.raises(BadInput) as caught:
+            read_text(str(tmp_path / "GEZDGNBVGY3TQOJQ"), option="--key-file")
+        assert (None, None) == (caught.value.__context__, caught.value.__cause__)
 
 
 class TestInputLimits:

@@ -52,6 +52,7 @@ __all__ = [
     "UnlockCodeRejected",
     "WalletCorrupt",
     "WalletLocked",
+    "WalletNotGuarded",
     "WalletRolledBack",
     "WrongIdentityState",
     "WrongPIN",
@@ -192,6 +193,16 @@ class WalletRolledBack(WalletCorrupt):
     """
 
     MESSAGE = "the wallet is older than the newest one saved: it was rolled back"
+
+
+class WalletNotGuarded(WalletRolledBack):
+    """The version guard has no record of this wallet, which is past its first save.
+
+    Accepting it would accept any older copy too. If the file is known to be the newest copy
+    (a new device, a lost guard), ``WalletFile.adopt`` records it, on the caller's word.
+    """
+
+    MESSAGE = "the version guard has no record of this wallet"
 
 
 class MistypedCode(InvalidInput):

@@ -41,6 +41,7 @@ from softtoken.exceptions import (
     PINWiped,
     UnlockCodeRejected,
     WalletCorrupt,
+    WalletNotGuarded,
     WalletRolledBack,
     WrongPIN,
     WrongState,
@@ -106,7 +107,7 @@ class WalletFile:
             return wallet, mark
         if known is None:
             if mark.generation != 1:
-                raise WalletRolledBack("the version guard has no record of this wallet")
+                raise WalletNotGuarded()
         elif mark.generation != known.generation + 1:
             # Older, or another blob of the newest generation: a rollback or a copy.
             raise WalletRolledBack()

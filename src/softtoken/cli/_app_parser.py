@@ -51,7 +51,7 @@ def add_parsers(commands: argparse._SubParsersAction[Parser]) -> None:
         if name not in ("init", "add"):
             # The policy is stored in the wallet; this is here only to say so.
             parser.add_argument("--profile", dest="misplaced_profile", help=argparse.SUPPRESS)
-        if name not in ("init", "list"):
+        if name not in ("init", "list", "adopt"):
             parser.add_argument("--serial", required=True, help="the identity's serial")
         parser.set_defaults(subparser=parser)
         return parser
@@ -98,6 +98,13 @@ def add_parsers(commands: argparse._SubParsersAction[Parser]) -> None:
         "last wrong PIN does (locks or wipes), kind, digits, name. No secret is ever listed.",
     )
     listing.set_defaults(handler=app.run_list)
+    action(
+        "adopt",
+        "record a wallet the version guard has never seen, as the newest copy",
+        "For a wallet moved to a new device, or whose guard file was lost: record it in the "
+        "guard beside the device key. Only for the newest copy: anything spent after the "
+        "copy was made would be spent again.",
+    ).set_defaults(handler=app.run_adopt)
     rename = action("rename", "change an identity's display name")
     rename.add_argument("--name", required=True, help="the new display name")
     rename.set_defaults(handler=app.run_rename)

@@ -98,26 +98,45 @@ def read_text(path: str, *, option: str) -> str:
         if len(text) > MAX_INPUT:
             raise _too_large("standard input")
         return text
+    data = read_capped(path, MAX_INPUT + 1)
+    if isinstance(data, str):
+        raise BadInput(f"{option}: {data}")
+    if len(data) > MAX_INPUT:
+        raise _too_large(f"{option}: the file")
+    text = _utf8(data)
+    if text is None:
+        raise BadInput(f"{option}: the file is not UTF-8 text")
+    return text
+
+
+# The readers below catch an error and return a value instead of raising from inside the except
+# block, so that the caller's error carries no __context__: a UnicodeDecodeError holds the
+# file's bytes (a key, a PIN), and an OSError the name typed.
+
+
+def read_capped(path: str, limit: int) -> bytes | str:
+    """The first *limit* bytes of the file *path*, or why it cannot be read (naming the path
+    as :func:`shown_path` does)."""
     shown = shown_path(path)
     try:
         with open(path, "rb") as handle:
-            data = handle.read(MAX_INPUT + 1)
+            return handle.read(limit)
     except FileNotFoundError:
-        raise BadInput(f"{option}: no such file: {shown}") from None
+        return f"no such file: {shown}"
     except IsADirectoryError:
-        raise BadInput(f"{option}: {shown} is a directory, not a file") from None
+        return f"{shown} is a directory, not a file"
     except OSError as error:
-        reason = error.strerror or "input/output error"
-        raise BadInput(f"{option}: cannot read {shown}: {reason}") from None
+        return f"cannot read {shown}: {error.strerror or 'input/output error'}"
     except ValueError:
         # open() refuses a name with a NUL character; the name is no file's, so it is not shown.
-        raise BadInput(f"{option}: not a file name") from None
-    if len(data) > MAX_INPUT:
-        raise _too_large(f"{option}: the file")
+        return "not a file name"
+
+
+def _utf8(data: bytes) -> str | None:
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
-        raise BadInput(f"{option}: the file is not UTF-8 text") from None
+        return None
 
 
 def read_pin(pin_file: str | None, *, prompt: str, confirm: bool) -> str:

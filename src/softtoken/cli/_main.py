@@ -15,6 +15,7 @@ from softtoken.exceptions import (
     KeyTooShort,
     MistypedCode,
     SoftTokenError,
+    WalletNotGuarded,
     WalletRolledBack,
 )
 
@@ -99,10 +100,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MistypedCode:
         # Only a reset code carries a check digit that the library checks.
         return _fail(MISTYPED_RESET_CODE)
-    except WalletRolledBack:
+    except WalletNotGuarded:
         return _fail(
-            "the wallet is older than the newest one saved with this device key: an older copy "
-            "was restored (rolled back), which would give back spent tries; it is refused"
+            "the version guard beside the device key has no record of this wallet, so an older "
+            "copy could not be told apart; if this file is the newest copy (a new device, a "
+            "lost guard), 'softtoken app adopt' records it"
+        )
+    except WalletRolledBack as error:
+        return _fail(
+            f"{error}: an older or another copy of the wallet would give back spent tries, so "
+            "it is refused"
         )
     except SoftTokenError as error:
         # softtoken's own messages are constant texts that never hold a value.

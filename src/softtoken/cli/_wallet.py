@@ -11,7 +11,7 @@ import os
 
 from softtoken import _random
 from softtoken.app import DEVICE_KEY_LENGTH, FileVersionGuard, Wallet, WalletFile
-from softtoken.cli._input import BadInput, Usage, shown_path
+from softtoken.cli._input import BadInput, Usage, read_capped, shown_path
 from softtoken.pinlock import KDFParams
 
 __all__ = ["create_device_key", "pin_lengths", "wallet_file"]
@@ -27,16 +27,10 @@ def create_device_key(path: str) -> None:
 
 
 def _read_device_key(path: str) -> bytes:
-    shown = shown_path(path)
-    try:
-        with open(path, "rb") as handle:
-            # One byte more than needed shows a file that is too long without reading it all.
-            data = handle.read(DEVICE_KEY_LENGTH + 1)
-    except FileNotFoundError:
-        raise BadInput(f"--device-key-file: no such file: {shown}") from None
-    except OSError as error:
-        reason = error.strerror or "input/output error"
-        raise BadInput(f"--device-key-file: cannot read {shown}: {reason}") from None
+    # One byte more than needed shows a file that is too long without reading it all.
+    data = read_capped(path, DEVICE_KEY_LENGTH + 1)
+    if isinstance(data, str):
+        raise BadInput(f"--device-key-file: {data}")
     if len(data) != DEVICE_KEY_LENGTH:
         raise BadInput(f"--device-key-file: the file must hold exactly {DEVICE_KEY_LENGTH} bytes")
     return data

@@ -29,7 +29,7 @@ from softtoken.cli._messages import (
     unlock_refusal,
 )
 from softtoken.cli._wallet import create_device_key, pin_lengths, wallet_file
-from softtoken.exceptions import MalformedCode, NotAccepted, PINRejected
+from softtoken.exceptions import MalformedCode, NotAccepted, PINRejected, WrongState
 from softtoken.pinlock import ENTRUST_LIKE, PAYSECURE_LIKE, PHONE_KDF, KDFParams, PINProfile, Status
 
 __all__ = [
@@ -137,6 +137,16 @@ def run_list(args: argparse.Namespace) -> int:
         limit = "wipes" if info.wipes else "locks"
         fields = (info.serial, info.status.value, info.remaining_tries, limit, info.kind)
         print("\t".join(str(field) for field in (*fields, info.digits, info.name)))
+    return EXIT_OK
+
+
+def run_adopt(args: argparse.Namespace) -> int:
+    """``app adopt``: the guard records a wallet it never saw."""
+    try:
+        wallet_file(args, kdf=KDF).adopt()
+    except WrongState:
+        raise BadInput("the version guard already knows this wallet; nothing to adopt") from None
+    print("adopted")
     return EXIT_OK
 
 

@@ -9,7 +9,6 @@ private file (mode 0600) in the same folder, renamed into place, never through a
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
 from softtoken._encoding import b32encode
@@ -101,17 +100,28 @@ def _add_uri_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _write(path: str, data: bytes, *, option: str) -> None:
-    """Write *data* to *path* privately (see the module docstring); the path is not named."""
+def _write(path: str, data: bytes, *, option: str, replace: bool = True) -> None:
+    """Write *data* to *path* privately (see the module docstring); the path is not named.
+
+    With ``replace=False`` an existing file is refused, in the same step as the write.
+    """
+    problem = _write_problem(path, data, replace=replace)
+    if problem is not None:
+        raise BadInput(f"{option}: {problem}")
+
+
+def _write_problem(path: str, data: bytes, *, replace: bool) -> str | None:
+    # Returning the problem, rather than raising inside the except block, leaves no OSError
+    # (which holds the name typed) on the raised error's __context__.
     try:
-        write_private(path, data)
+        write_private(path, data, replace=replace)
     except InvalidInput:
-        raise BadInput(
-            f"{option}: the path is a symbolic link; it is refused, not followed"
-        ) from None
+        return "the path is a symbolic link; it is refused, not followed"
+    except FileExistsError:
+        return "the file exists; a key file is never replaced"
     except OSError as error:
-        reason = error.strerror or "input/output error"
-        raise BadInput(f"{option}: cannot write the file: {reason}") from None
+        return f"cannot write the file: {error.strerror or 'input/output error'}"
+    return None
 
 
 def _built_uri(args: argparse.Namespace) -> KeyURI:
@@ -148,10 +158,14 @@ def _built_uri(args: argparse.Namespace) -> KeyURI:
     # that softtoken itself would refuse.
     uri.token()
     if args.key_out is not None:
-        # The key is kept before anything shows it: a failure here loses nothing.
-        if os.path.lexists(args.key_out):
-            raise BadInput("--key-out: the file exists; a key file is never replaced")
-        _write(args.key_out, (b32encode(key) + "\n").encode("ascii"), option="--key-out")
+        # The key is kept before anything shows it: a failure here loses nothing. Linking the
+        # new file into place refuses an existing one in the same step, with no window between.
+        _write(
+            args.key_out,
+            (b32encode(key) + "\n").encode("ascii"),
+            option="--key-out",
+            replace=False,
+        )
     return uri
 
 
