@@ -50,6 +50,20 @@ class Label(bytes, enum.Enum):
     """AES-GCM associated data of the PIN-wrapped data key; the serial follows."""
     ESCROW_AAD = b"softtoken/app/escrow/v1\x00"
     """AES-GCM associated data of an unlock escrow; the serial and the lock episode follow."""
+    OFFLINE_ACTIVATION_KEY = b"softtoken/offline/activation-key/v1"
+    """HKDF info: what the issuer keeps of an activation code (never the code itself)."""
+    OFFLINE_SECRET = b"softtoken/offline/secret/v1\x00"
+    """The scrypt input of an offline activation's token secret; its fields follow."""
+    QR_PASSWORD = b"softtoken/qr/password/v1"
+    """HKDF info: what the issuer keeps of a QR activation's SMS password."""
+    QR_TRANSCRIPT = b"softtoken/qr/transcript/v1\x00"
+    """The start of a QR activation's transcript, hashed into every key and MAC; fields follow."""
+    QR_PROOF_KEY = b"softtoken/qr/proof-key/v1"
+    """HKDF info: the key of the app's proof that it knows the password."""
+    QR_CONFIRM_KEY = b"softtoken/qr/confirm-key/v1"
+    """HKDF info: the key of the issuer's key-confirmation MAC."""
+    QR_SECRET = b"softtoken/qr/secret/v1"
+    """HKDF info: the token secret a QR activation yields."""
 
 
 _SCRYPT_V1: Final = 1

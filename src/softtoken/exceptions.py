@@ -25,12 +25,14 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 __all__ = [
+    "ActivationRefused",
     "AttemptNotOpen",
     "CompatibilityWarning",
     "DuplicateIdentity",
     "IncompatibleURI",
     "InvalidCode",
     "InvalidEncoding",
+    "InvalidIdentifier",
     "InvalidInput",
     "InvalidKey",
     "InvalidPINRecord",
@@ -205,6 +207,13 @@ class WalletNotGuarded(WalletRolledBack):
     MESSAGE = "the version guard has no record of this wallet"
 
 
+class InvalidIdentifier(InvalidInput):
+    """A serial, activation code or registration code does not have its shape: its digits, or
+    its display grouping. The message never includes the text."""
+
+    MESSAGE = "not a valid identifier"
+
+
 class MistypedCode(InvalidInput):
     """A typed code has the right shape, but its check digit does not hold: it was mistyped.
 
@@ -261,6 +270,17 @@ class InvalidCode(SoftTokenError):
         # Setting args directly, rather than through super().__init__, saves about 100 ns on the
         # failure path, which every wrong code takes.
         self.args = (self.MESSAGE,)
+
+
+class ActivationRefused(InvalidCode):
+    """An activation step was not accepted.
+
+    Opaque, like :class:`InvalidCode`: an expired, spent, replayed, tampered or foreign message,
+    a wrong password and a wrong registration code all raise it with the same message. The
+    issuer's pending value records the real cause.
+    """
+
+    MESSAGE = "the activation was not accepted"
 
 
 class MalformedCode(InvalidCode, InvalidInput):

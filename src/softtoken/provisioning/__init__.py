@@ -1,5 +1,8 @@
-"""Provisioning for standard authenticator apps: otpauth:// Key URIs, app profiles, QR codes.
+"""Provisioning: the identifiers people type, token parameters, and otpauth:// Key URIs.
 
+- :class:`Serial`, :class:`ActivationCode` and :class:`RegistrationCode` are the identifiers
+  of an activation, each with a Luhn check digit (:mod:`softtoken.provisioning.identifiers`).
+- :class:`TokenParams` says what codes a provisioned token makes.
 - :class:`KeyURI`, :func:`build_uri` and :func:`parse_uri` write and strictly read Key URIs.
 - :class:`CompatibilityProfile` and :func:`check_compatibility` warn when an app is known to
   ignore or refuse a parameter, with profiles for common apps.
@@ -10,6 +13,8 @@ module that imports segno, so that importing provisioning or the app side never 
 
 from __future__ import annotations
 
+from softtoken.provisioning.identifiers import ActivationCode, RegistrationCode, Serial
+from softtoken.provisioning.params import DEFAULT_PARAMS, TokenParams
 from softtoken.provisioning.profiles import (
     AEGIS,
     FREEOTP,
@@ -23,13 +28,18 @@ from softtoken.provisioning.uri import MAX_URI_LENGTH, KeyURI, build_uri, parse_
 
 __all__ = [
     "AEGIS",
+    "DEFAULT_PARAMS",
     "FREEOTP",
     "GOOGLE_AUTHENTICATOR",
     "MAX_URI_LENGTH",
     "MICROSOFT_AUTHENTICATOR",
     "PROFILES",
+    "ActivationCode",
     "CompatibilityProfile",
     "KeyURI",
+    "RegistrationCode",
+    "Serial",
+    "TokenParams",
     "build_uri",
     "check_compatibility",
     "parse_uri",
