@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
+from softtoken.provisioning.identifiers import Serial
+
 algorithms = st.sampled_from(["sha1", "sha256", "sha512"])
 digits = st.integers(min_value=6, max_value=10)
 keys = st.binary(min_size=16, max_size=80)
@@ -150,10 +152,13 @@ def mutated(texts: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
     return edit()
 
 
-# The PIN unlock exchange (softtoken.unlock). Serials are canonical: letters and digits, upper
-# case. Reset payloads are the 8 random digits before the check digit. Unlock policies are
+# The PIN unlock exchange (softtoken.unlock). Reset payloads are the 8 random digits before the
+# check digit. Unlock policies are
 # keyword arguments of UnlockPolicy, kept small so that exhausting them stays fast.
-serials = st.text(alphabet="0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ", min_size=1, max_size=20)
+# Serials (softtoken.provisioning.Serial) as their 10 digits: 9 digits and a Luhn check digit.
+serials = st.integers(min_value=0, max_value=10**9 - 1).map(
+    lambda number: str(Serial.from_number(number))
+)
 reset_payloads = st.text(alphabet="0123456789", min_size=8, max_size=8)
 unlock_policy_fields = st.fixed_dictionaries(
     {
@@ -204,4 +209,38 @@ pin_policy_fields = st.integers(min_value=4, max_value=8).flatmap(
             "deny_list": st.frozensets(pins, max_size=4),
         }
     )
+)
+
+# QR activation (softtoken.provisioning.qr_activation). Token parameters are keyword arguments of
+# TokenParams. URLs are https URLs of the characters an offer allows, including "%" and the
+# reserved characters that the offer must percent-encode. Offers are keyword arguments of Offer,
+# except that the serial is its 9-digit number and the issuer's key is given as a private key,
+# from which the test derives the public one (any 32 bytes are an X25519 private key, RFC 7748
+# §5), so that every drawn key is usable.
+token_params_fields = st.one_of(
+    st.fixed_dictionaries(
+        {"kind": st.just("totp"), "algorithm": algorithms, "digits": digits, "period": periods}
+    ),
+    st.fixed_dictionaries({"kind": st.just("hotp"), "algorithm": algorithms, "digits": digits}),
+)
+_URL_HOSTS = st.from_regex(r"[a-z0-9-]{1,12}(?:\.[a-z0-9-]{1,12}){0,3}", fullmatch=True)
+_URL_TAILS = st.text(alphabet="ABCXYZabcxyz0189-._~!$&'()*+,;=:@/?%", max_size=40).map(
+    lambda tail: "/" + tail
+)
+qr_urls = st.builds(
+    lambda host, port, tail: f"https://{host}{port}{tail}",
+    _URL_HOSTS,
+    st.sampled_from(["", ":443", ":8443"]),
+    st.just("") | _URL_TAILS,
+)
+qr_passwords = st.text(alphabet="0123456789", min_size=8, max_size=8)
+qr_offer_fields = st.fixed_dictionaries(
+    {
+        "serial_number": st.integers(min_value=0, max_value=10**9 - 1),
+        "activation_id": st.binary(min_size=16, max_size=16),
+        "issuer_private": st.binary(min_size=32, max_size=32),
+        "params": token_params_fields,
+        "expires": st.integers(min_value=0, max_value=2**64 - 1),
+        "url": qr_urls,
+    }
 )

@@ -26,10 +26,12 @@ from tests.wallets import (
     DEVICE_KEY,
     ENTRUST,
     FAST,
+    FOURTH_SERIAL,
     NOW,
     PAYSECURE,
     SECRET,
     SERIAL,
+    THIRD_SERIAL,
     WRONG_PIN,
     bank_code,
     show,
@@ -80,8 +82,8 @@ def _uncounted_calls(w: Wallet, guess: str) -> list[Callable[[], Any]]:
         lambda: w.check_new_pin(SERIAL, guess),
         lambda: w.show_code(SERIAL, guess, now=NOW),
         lambda: w.unlock(SERIAL, "12345678", new_pin=guess, now=NOW),
-        lambda: w.add_key("1", SECRET, name="Other", pin=guess).identities(),
-        lambda: w.add_uri(uri, serial="2", pin=guess).identities(),
+        lambda: w.add_key(THIRD_SERIAL, SECRET, name="Other", pin=guess).identities(),
+        lambda: w.add_uri(uri, serial=FOURTH_SERIAL, pin=guess).identities(),
     ]
     if w.info(SERIAL).status.value == "locked":
         opened = w.begin_attempt(SERIAL, now=NOW, unlock=True)

@@ -245,7 +245,7 @@ class TestAdd:
     def test_profile_per_identity(self, app: App) -> None:
         """--profile at add overrides the wallet's default for that identity only."""
         app.enrol(add=("--profile", "paysecure"))
-        argv = ("--serial", "1", "--name", "Other", "--key-file", str(app.key_file))
+        argv = ("--serial", "0000000018", "--name", "Other", "--key-file", str(app.key_file))
         assert 0 == app("add", *argv, stdin=PIN).status
         assert [["wipes", "TESTING ENROLADO"], ["locks", "Other"]] == [
             [row[3], row[6]] for row in app.listing()
@@ -362,11 +362,11 @@ class TestEditing:
         """Every action on a serial the wallet lacks exits 2."""
         app.enrol()
         statuses = [
-            app("rename", "--serial", "1", "--name", "N").status,
-            app("delete", "--serial", "1").status,
-            app("code", "--serial", "1", stdin=PIN).status,
-            app("reset-code", "--serial", "1").status,
-            app("unlock", "--serial", "1", "--unlock-code", "12345678", stdin=PIN).status,
+            app("rename", "--serial", "0000000018", "--name", "N").status,
+            app("delete", "--serial", "0000000018").status,
+            app("code", "--serial", "0000000018", stdin=PIN).status,
+            app("reset-code", "--serial", "0000000018").status,
+            app("unlock", "--serial", "0000000018", "--unlock-code", "12345678", stdin=PIN).status,
         ]
         assert [2, 2, 2, 2, 2] == statuses
 
@@ -606,6 +606,25 @@ class TestLockAndUnlock:
         assert [] == [s for s in spellings(SECRET) + spellings(device_key) if s in text]
         pins = (PIN, NEW_PIN, WRONG_PIN)
         assert [] == [pin for pin in pins if re.search(rf"(?<!\d){pin}(?!\d)", text)]
+
+
+class TestSerials:
+    """--serial is read as a Serial: its shape and check digit are checked before anything."""
+
+    def test_mistyped_serial_is_named(self, app: App) -> None:
+        """A serial with a wrong check digit is a usage error naming the serial, not a code."""
+        app.enrol()
+        result = app("code", "--serial", "93171-12185", stdin=PIN + "\n")
+        assert 2 == result.status
+        assert "the serial's check digit does not match; read it again" in result.err
+        assert "93171" not in result.err
+
+    def test_other_shapes_are_refused(self, app: App) -> None:
+        """A serial in another shape is refused, without being repeated."""
+        app.enrol()
+        result = app("code", "--serial", "9317-112184", stdin=PIN + "\n")
+        assert 2 == result.status
+        assert "expected a serial: 10 digits, written NNNNN-NNNNN or plain" in result.err
 
 
 class TestRollback:

@@ -19,6 +19,9 @@ from softtoken.unlock import compute_unlock_code, display_reset_code
 from tests.test_cli import CANARY_B32, CANARY_KEY, RFC_B32, RFC_HEX, Runner, leaks
 from tests.utils import RFC_SEED_SHA1, RFC_SEEDS, load_vectors
 
+# A well-formed serial (softtoken.provisioning.Serial) for commands that need one.
+SN = "0000000018"
+
 UNLOCK_VECTORS: Final = load_vectors("unlock.txt")
 OATHTOOL: Final = shutil.which("oathtool")
 requires_oathtool = pytest.mark.skipif(OATHTOOL is None, reason="oathtool is not installed")
@@ -438,14 +441,14 @@ class TestUnlockCode:
 
     def test_mistyped_reset_code(self, run: Runner, secret_file: Path) -> None:
         """A reset code whose check digit fails says so, status 2, without repeating it."""
-        argv = ("--serial", "1", "--key-file", str(secret_file), "--reset-code", "769764878")
+        argv = ("--serial", SN, "--key-file", str(secret_file), "--reset-code", "769764878")
         expected = "softtoken: error: the reset code's check digit does not match; read it again\n"
         assert (2, "", expected) == run("unlock-code", *argv)
 
     @pytest.mark.parametrize("reset", ["76976487", "7697648770", "769  764 877", "abc", ""])
     def test_malformed_reset_code(self, run: Runner, secret_file: Path, reset: str) -> None:
         """A reset code that is not 9 digits is refused, status 2."""
-        argv = ("--serial", "1", "--key-file", str(secret_file), "--reset-code", reset)
+        argv = ("--serial", SN, "--key-file", str(secret_file), "--reset-code", reset)
         result = run("unlock-code", *argv)
         assert (2, "") == result[:2]
         assert "a reset code has 9 digits" in result.err
@@ -464,7 +467,7 @@ class TestUnlockCode:
     ) -> None:
         """The key comes from --key-file; standard input holds one input at a time."""
         argv = tuple(str(secret_file) if part == "SECRET" else part for part in argv)
-        result = run("unlock-code", "--serial", "1", *argv)
+        result = run("unlock-code", "--serial", SN, *argv)
         assert (2, "") == result[:2]
         assert message in result.err
 
@@ -472,11 +475,11 @@ class TestUnlockCode:
         """A 10-byte legacy secret needs --allow-short-key, as for codes."""
         key_file = tmp_path / "short.hex"
         key_file.write_text(RFC_SEED_SHA1[:10].hex())
-        argv = ("--serial", "1", "--key-file", str(key_file), "--hex", "--reset-code", self.RESET)
+        argv = ("--serial", SN, "--key-file", str(key_file), "--hex", "--reset-code", self.RESET)
         refused = run("unlock-code", *argv)
         assert (2, "") == refused[:2]
         assert "--allow-short-key" in refused.err
-        expected = compute_unlock_code(RFC_SEED_SHA1[:10], "1", self.RESET, allow_short_key=True)
+        expected = compute_unlock_code(RFC_SEED_SHA1[:10], SN, self.RESET, allow_short_key=True)
         assert (0, expected + "\n", "") == run("unlock-code", *argv, "--allow-short-key")
 
     def test_bad_serial(self, run: Runner, secret_file: Path) -> None:
@@ -498,7 +501,7 @@ class TestUnlockCode:
         key_file = tmp_path / "canary"
         key_file.write_text(CANARY_B32)
         result = run(
-            "unlock-code", "--serial", "1", "--key-file", str(key_file), "--reset-code", self.RESET
+            "unlock-code", "--serial", SN, "--key-file", str(key_file), "--reset-code", self.RESET
         )
         assert 0 == result.status
         assert [] == leaks(result)

@@ -29,6 +29,9 @@ from softtoken.cli._main import build_parser
 from softtoken.pinlock import INSECURE_TEST_KDF
 from tests.test_cli import CANARY_B32, CANARY_KEY, RFC_B32, Runner, leaks
 
+# A well-formed serial (softtoken.provisioning.Serial) for commands that need one.
+SN = "0000000018"
+
 # A canary starts with this marker, which the command never prints by itself. Its "9" is in
 # neither the base32 nor the hex alphabet, so a canary is never a valid key either.
 MARKER: Final = "Zq9Wv"
@@ -200,8 +203,8 @@ TEMPLATES: Final = [
     ("qr", "--scale", "C"),
     ("qr", "C"),
     ("unlock-code", "--serial", "C", "--key-file", "-", "--reset-code", "123456782"),
-    ("unlock-code", "--serial", "1", "--key-file", "-", "--reset-code", "C"),
-    ("unlock-code", "--serial", "1", "--key-file", "-", "--reset-code", "1", "-dC"),
+    ("unlock-code", "--serial", SN, "--key-file", "-", "--reset-code", "C"),
+    ("unlock-code", "--serial", SN, "--key-file", "-", "--reset-code", "1", "-dC"),
     ("app", "C"),
     ("app", "code", "W", "--serial", "C"),
     ("app", "code", "W", "--serial", SERIAL, "C"),
@@ -333,8 +336,8 @@ class TestInputLimits:
             ("verify", "755224", "--uri-file", "/dev/zero"),
             ("qr", "--uri-file", "/dev/zero"),
             ("uri", "--account", "a", "--key-file", "/dev/zero"),
-            ("unlock-code", "--serial", "1", "--key-file", "/dev/zero", "--reset-code", "1"),
-            ("unlock-code", "--serial", "1", "--key-file", "KEY", "--reset-code-file", "/dev/zero"),
+            ("unlock-code", "--serial", SN, "--key-file", "/dev/zero", "--reset-code", "1"),
+            ("unlock-code", "--serial", SN, "--key-file", "KEY", "--reset-code-file", "/dev/zero"),
         ],
     )
     def test_endless_file(self, run: Runner, key_file: Path, argv: tuple[str, ...]) -> None:
@@ -350,7 +353,7 @@ class TestInputLimits:
             ("code", "-"),
             ("verify", "-", "--key-file", "KEY"),
             ("qr",),
-            ("unlock-code", "--serial", "1", "--key-file", "KEY"),
+            ("unlock-code", "--serial", SN, "--key-file", "KEY"),
         ],
     )
     def test_standard_input_over_the_limit(
@@ -375,11 +378,11 @@ class TestNamedFiles:
             ("--code-file", ("verify", "--code-file", "PATH", "--key-file", "KEY")),
             (
                 "--key-file",
-                ("unlock-code", "--serial", "1", "--key-file", "PATH", "--reset-code", "1"),
+                ("unlock-code", "--serial", SN, "--key-file", "PATH", "--reset-code", "1"),
             ),
             (
                 "--reset-code-file",
-                ("unlock-code", "--serial", "1", "--key-file", "KEY", "--reset-code-file", "PATH"),
+                ("unlock-code", "--serial", SN, "--key-file", "KEY", "--reset-code-file", "PATH"),
             ),
         ],
     )

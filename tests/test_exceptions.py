@@ -63,9 +63,7 @@ def _instance(cls: type[SoftTokenError]) -> SoftTokenError:
 
 # The classes a module may raise with a message of its own (the others build theirs).
 _MESSAGE_TAKERS = [
-    cls
-    for cls in _all_errors()
-    if cls not in _ARGUMENTS and cls not in (InvalidCode, MalformedCode)
+    cls for cls in _all_errors() if cls not in _ARGUMENTS and not issubclass(cls, InvalidCode)
 ]
 
 

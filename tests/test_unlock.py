@@ -26,6 +26,7 @@ from softtoken._checkdigit import _DAMM, damm_digit, damm_valid
 from softtoken.exceptions import (
     AttemptNotOpen,
     InvalidCode,
+    InvalidIdentifier,
     InvalidInput,
     InvalidKey,
     InvalidUnlockRecord,
@@ -34,6 +35,7 @@ from softtoken.exceptions import (
     MistypedCode,
     SoftTokenError,
 )
+from softtoken.provisioning.identifiers import Serial
 from softtoken.throttle import ThrottlePolicy, ThrottleState
 from softtoken.unlock import (
     RESET_CODE_LENGTH,
@@ -42,7 +44,6 @@ from softtoken.unlock import (
     UnlockOutcome,
     UnlockPolicy,
     begin_unlock,
-    canonical_serial,
     compute_unlock_code,
     display_reset_code,
     hold_unlock,
@@ -262,63 +263,31 @@ class TestResetCodes:
         assert not issubclass(MistypedCode, InvalidCode)
 
 
-class TestCanonicalSerial:
-    """canonical_serial: one canonical form per serial."""
+class TestSerials:
+    """The exchange takes a Serial, or its text parsed strictly."""
 
-    @pytest.mark.parametrize(
-        "spelling", ["93171-12184", "9317112184", "93171 12184", " 93171-12184\n", "93-171-12-184"]
-    )
-    def test_group_separators_are_ignored(self, spelling: str) -> None:
-        """Dashes, spaces and surrounding whitespace do not change the serial."""
-        assert SERIAL == canonical_serial(spelling)
+    @pytest.mark.parametrize("spelling", ["93171-12184", "9317112184", " 93171-12184\n"])
+    def test_spellings_of_one_serial_agree(self, spelling: str) -> None:
+        """The display form, the bare digits and a Serial value give the same unlock code."""
+        expected = compute_unlock_code(SECRET, Serial.parse(SERIAL), reset_code("12345678"))
+        assert expected == compute_unlock_code(SECRET, spelling, reset_code("12345678"))
 
-    def test_letters_are_upper_cased(self) -> None:
-        """Letters are folded to upper case."""
-        assert "AB12CD" == canonical_serial("ab12-Cd")
-
-    @pytest.mark.parametrize(
-        "bad",
-        [
-            "",
-            "  ",
-            "-",
-            "93171-",
-            "-93171",
-            "93171--12184",
-            "93171 - 12184",
-            "93171_12184",
-            "93171.12184",
-            "９３１７１",
-            "9317\u00a012184",
-            "1" * 65,
-            "1-" * 64 + "1",
-        ],
-    )
-    def test_refused(self, bad: str) -> None:
-        """Empty, doubled or unknown separators, non-ASCII and over-long serials are refused."""
-        with pytest.raises(InvalidInput) as info:
-            canonical_serial(bad)
-
+    @pytest.mark.parametrize("bad", ["AB12CD", "93171 12184", "93-171-12-184", "", "１２３"])
+    def test_other_text_is_refused(self, bad: str) -> None:
+        """Text that is not a serial's shape is InvalidIdentifier, never echoed."""
+        with pytest.raises(InvalidIdentifier) as info:
+            unlock_key(SECRET, bad)
         assert not bad.strip() or bad.strip() not in str(info.value)
+
+    def test_mistyped_serial(self) -> None:
+        """A serial whose check digit fails is MistypedCode: a typo, safe to say so."""
+        with pytest.raises(MistypedCode):
+            unlock_key(SECRET, "93171-12185")
 
     def test_int_is_a_type_error(self) -> None:
         """An int serial is a TypeError (leading zeros would be lost)."""
         with pytest.raises(TypeError):
-            canonical_serial(9317112184)  # type: ignore[arg-type]
-
-    @given(serial=sts.serials)
-    def test_canonical_form_is_a_fixed_point(self, serial: str) -> None:
-        """A canonical serial is its own canonical form."""
-        assert serial == canonical_serial(serial)
-
-    @given(text=st.text(max_size=80))
-    def test_raises_only_invalid_input(self, text: str) -> None:
-        """Any text is either a serial or refused with InvalidInput, never another error."""
-        try:
-            canonical = canonical_serial(text)
-        except InvalidInput:
-            return
-        assert canonical == canonical_serial(canonical)
+            unlock_key(SECRET, 9317112184)  # type: ignore[arg-type]
 
 
 class TestUnlockKey:
@@ -487,10 +456,10 @@ class TestUnlockVectors:
         )
 
     def test_the_file_covers_every_length_and_spelling(self) -> None:
-        """The vectors cover 6 to 10 digits, dashed and lower-case serials, and a legacy key."""
+        """The vectors cover 6 to 10 digits, dashed and plain serials, and a legacy key."""
         assert {6, 7, 8, 9, 10} == {int(row[4]) for row in UNLOCK_VECTORS}
         assert any("-" in row[2] for row in UNLOCK_VECTORS)
-        assert any(row[2] != row[2].upper() for row in UNLOCK_VECTORS)
+        assert any("-" not in row[2] for row in UNLOCK_VECTORS)
         assert any(row[0] == "UNLOCK_SHORT_KEY" for row in UNLOCK_VECTORS)
 
 

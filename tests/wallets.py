@@ -5,12 +5,17 @@ from __future__ import annotations
 from softtoken._encoding import b32encode
 from softtoken.app import CodeResult, IdentityInfo, IdentityPolicy, UnlockResult, Wallet
 from softtoken.pinlock import INSECURE_TEST_KDF, PAYSECURE_LIKE, LockoutPolicy, PINPolicy
-from softtoken.unlock import UnlockPolicy, canonical_serial, compute_unlock_code
+from softtoken.provisioning import Serial
+from softtoken.unlock import UnlockPolicy, compute_unlock_code
 
 DEVICE_KEY = bytes(range(32))
 OTHER_DEVICE_KEY = bytes(range(1, 33))
 SERIAL = "93171-12184"
-OTHER_SERIAL = "55501-00007"
+OTHER_SERIAL = "55501-00001"
+THIRD_SERIAL = "00000-00018"
+FOURTH_SERIAL = "00000-00026"
+# A well-formed serial no wallet in the tests holds.
+UNKNOWN_SERIAL = "00001-23455"
 # Canaries: recognisable secrets that must never show up in a repr, a message or a blob.
 SECRET = b"CANARY-SECRET-7c1d0e-0123456789!"
 OTHER_SECRET = b"OTHER-CANARY-SECRET-0123456789ab"
@@ -83,6 +88,6 @@ def canaries(secret: bytes) -> list[bytes]:
     ]
 
 
-def canonical(serial: str) -> str:
-    """The canonical form of *serial*."""
-    return canonical_serial(serial)
+def canonical(serial: str) -> Serial:
+    """The Serial *serial* spells."""
+    return Serial.parse(serial)

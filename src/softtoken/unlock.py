@@ -31,7 +31,6 @@ Nothing here reads a clock, and no randomness comes from anywhere but :mod:`soft
 from __future__ import annotations
 
 import enum
-import re
 import struct
 from typing import Final
 
@@ -52,6 +51,7 @@ from softtoken._encoding import parse_code
 from softtoken._kdf import Label, hkdf
 from softtoken.exceptions import AttemptNotOpen, InvalidInput, InvalidUnlockRecord, MistypedCode
 from softtoken.ocra import OCRA, OCRASuite
+from softtoken.provisioning.identifiers import Serial
 from softtoken.throttle import ThrottlePolicy, ThrottleState, Verdict
 
 __all__ = [
@@ -61,7 +61,6 @@ __all__ = [
     "UnlockOutcome",
     "UnlockPolicy",
     "begin_unlock",
-    "canonical_serial",
     "compute_unlock_code",
     "display_reset_code",
     "hold_unlock",
@@ -81,12 +80,6 @@ UNLOCK_KEY_LABEL: Final = bytes(Label.UNLOCK_KEY)
 # 32 bytes matches SHA-256 and the SHA256 OCRA suite.
 _UNLOCK_KEY_BYTES: Final = 32
 
-# Serials are groups of ASCII letters and digits, separated by one space or dash, as banks print
-# them ("93171-12184"). Surrounding whitespace is dropped and so are the separators.
-_SERIAL_PATTERN: Final = re.compile(r"[0-9A-Za-z]+(?:[ -][0-9A-Za-z]+)*")
-_MAX_SERIAL: Final = 64
-_MAX_SERIAL_TEXT: Final = 2 * _MAX_SERIAL
-
 # RFC 6287 §6.3: the question is the whole reset code, check digit included, as a numeric
 # question of up to 9 digits (QN09). A numeric question is read as one decimal number (§5.1),
 # which would drop leading zeros; reset codes always have exactly 9 digits, so distinct codes
@@ -97,48 +90,22 @@ _SUITES: Final = {
 }
 
 
-def canonical_serial(serial: str) -> str:
-    """Return the canonical form of a token serial: the form that keys and records use.
-
-    Surrounding whitespace is ignored. The serial is groups of ASCII letters and digits, with
-    one space or dash between groups. The canonical form drops the separators and upper-cases
-    the letters, and has 1 to 64 characters. So ``"93171-12184"``, ``"93171 12184"`` and
-    ``"9317112184"`` are one serial.
-
-    Raises:
-        TypeError: *serial* is not a ``str``.
-        InvalidInput: anything else; the message never includes the serial.
-    """
-    if type(serial) is not str:
-        raise TypeError("a serial must be str")
-    stripped = serial.strip(" \t\r\n")
-    if (
-        len(stripped) > _MAX_SERIAL_TEXT
-        or not stripped.isascii()
-        or _SERIAL_PATTERN.fullmatch(stripped) is None
-    ):
-        raise InvalidInput("a serial must be groups of ASCII letters and digits")
-    canonical = stripped.replace(" ", "").replace("-", "").upper()
-    if len(canonical) > _MAX_SERIAL:
-        raise InvalidInput("a serial must have at most 64 letters and digits")
-    return canonical
-
-
-def unlock_key(secret: bytes, serial: str, *, allow_short_key: bool = False) -> bytes:
+def unlock_key(secret: bytes, serial: Serial | str, *, allow_short_key: bool = False) -> bytes:
     """Return the 32-byte unlock key of the token with this *secret* and *serial*.
 
     The key is HKDF-SHA256 (RFC 5869) of *secret*, with no salt and with
-    ``info = UNLOCK_KEY_LABEL + canonical_serial(serial)`` in ASCII. It is a separate key from
-    the OTP key, and it is bound to the serial. A sharp tool, exposed so that another
+    ``info = UNLOCK_KEY_LABEL + str(serial)``, the serial's 10 digits in ASCII. It is a separate
+    key from the OTP key, and it is bound to the serial. A sharp tool, exposed so that another
     implementation of the issuer side can match it.
 
     Raises:
         TypeError: *secret* is not bytes or *serial* is not str.
         KeyTooShort: *secret* has fewer than 16 bytes (10 with *allow_short_key*).
-        InvalidInput: the serial is not a serial (see :func:`canonical_serial`).
+        InvalidIdentifier, MistypedCode: a serial given as text is not one
+            (:meth:`~softtoken.provisioning.Serial.parse`).
     """
     check_key(secret, allow_short_key=allow_short_key)
-    info = UNLOCK_KEY_LABEL + canonical_serial(serial).encode("ascii")
+    info = UNLOCK_KEY_LABEL + str(Serial.of(serial)).encode("ascii")
     return hkdf(secret, info=info, length=_UNLOCK_KEY_BYTES)
 
 
@@ -171,7 +138,7 @@ def display_reset_code(code: str) -> str:
 
 def compute_unlock_code(
     secret: bytes,
-    serial: str,
+    serial: Serial | str,
     reset_code: str,
     *,
     digits: int = 8,
@@ -186,7 +153,7 @@ def compute_unlock_code(
 
     Args:
         secret: the token secret, as stored by the issuer.
-        serial: the token serial, in any spelling :func:`canonical_serial` accepts.
+        serial: the token serial, a :class:`~softtoken.provisioning.Serial` or its text.
         reset_code: the reset code as the user read it out (see :func:`parse_reset_code`).
         digits: the unlock code length, 6 to 10; it must match the app's
             :attr:`UnlockPolicy.digits`.

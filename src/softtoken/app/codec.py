@@ -38,6 +38,7 @@ from softtoken.app.records import KINDS, Escrow, Identity, IdentityPolicy, Keys
 from softtoken.app.sealing import KEY_ID_LENGTH, NONCE_LENGTH, TAG_LENGTH
 from softtoken.exceptions import InvalidInput, WalletCorrupt
 from softtoken.pinlock import LockoutPolicy, LockoutState, OnLimit, PINPolicy, PINVerifier
+from softtoken.provisioning.identifiers import Serial
 from softtoken.unlock import UnlockCounter, UnlockPolicy
 
 __all__ = [
@@ -200,7 +201,7 @@ def _decode_keys(data: _Reader) -> Keys:
 
 def _encode_identity(identity: Identity) -> bytes:
     out = _Writer()
-    out.text(identity.serial)
+    out.text(str(identity.serial))
     out.text(identity.name)
     out.uint(KINDS.index(identity.kind), 1)
     out.uint(_ALGORITHMS.index(identity.algorithm), 1)
@@ -229,7 +230,7 @@ def _decode_identity(raw: bytes) -> Identity:
     keys = _decode_keys(data) if data.flag() else None
     data.end()
     return Identity(
-        serial=serial,
+        serial=Serial.parse(serial),
         name=name,
         kind=KINDS[kind],
         algorithm=_ALGORITHMS[algorithm],

@@ -26,13 +26,8 @@ from softtoken.pinlock import (
     PINVerifier,
     Status,
 )
-from softtoken.unlock import (
-    RESET_CODE_LENGTH,
-    UnlockCounter,
-    UnlockOutcome,
-    UnlockPolicy,
-    canonical_serial,
-)
+from softtoken.provisioning.identifiers import Serial
+from softtoken.unlock import RESET_CODE_LENGTH, UnlockCounter, UnlockOutcome, UnlockPolicy
 
 __all__ = [
     "MAX_NAME_LENGTH",
@@ -131,7 +126,7 @@ class Identity:
     identity is refused as corrupt.
     """
 
-    serial: str
+    serial: Serial
     name: str
     kind: Kind
     algorithm: str
@@ -144,8 +139,8 @@ class Identity:
     keys: Keys | None = attrs.field(repr=False)
 
     def __attrs_post_init__(self) -> None:
-        if type(self.serial) is not str or canonical_serial(self.serial) != self.serial:
-            raise InvalidInput("the serial is not in canonical form")
+        if not isinstance(self.serial, Serial):
+            raise TypeError("serial must be Serial")
         check_name(self.name)
         if self.kind not in KINDS or self.algorithm not in ALGORITHMS:
             raise InvalidInput("unknown token kind or algorithm")
@@ -185,7 +180,7 @@ class IdentityInfo:
     """What :meth:`Wallet.identities` lists for one identity: never a secret.
 
     Attributes:
-        serial: the canonical serial. name: the display name.
+        serial: the :class:`~softtoken.provisioning.Serial`. name: the display name.
         kind: ``"hotp"`` or ``"totp"``. digits: the code length.
         status: ACTIVE, LOCKED or WIPED (:class:`softtoken.pinlock.Status`).
         remaining_tries: wrong PINs left before the limit; 0 unless ACTIVE.
@@ -198,7 +193,7 @@ class IdentityInfo:
             it was interrupted, and the next ``begin_attempt`` counts it as a wrong try.
     """
 
-    serial: str
+    serial: Serial
     name: str
     kind: Kind
     digits: int

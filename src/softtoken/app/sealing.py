@@ -30,6 +30,7 @@ from softtoken._kdf import Label, hkdf, scrypt
 from softtoken.app.records import Escrow
 from softtoken.exceptions import InvalidKey
 from softtoken.pinverifier import KDFParams
+from softtoken.provisioning.identifiers import Serial
 from softtoken.unlock import UnlockPolicy, compute_unlock_code, new_reset_code
 
 __all__ = [
@@ -104,36 +105,36 @@ def open_sealed(key: bytes, sealed: bytes, aad: bytes) -> bytes | None:
         return None
 
 
-def pin_kek(device_key: bytes, serial: str, pin_key: bytes) -> bytes:
+def pin_kek(device_key: bytes, serial: Serial, pin_key: bytes) -> bytes:
     """The key that wraps an identity's DEK under its PIN.
 
     RFC 5869 §3.1 allows a secret salt: the device key is the input keying material, the PIN
     key (from the slow PIN hash) the salt, and the label and serial the info.
     """
-    return hkdf(device_key, salt=pin_key, info=Label.PIN_KEK + serial.encode("ascii"))
+    return hkdf(device_key, salt=pin_key, info=Label.PIN_KEK + str(serial).encode("ascii"))
 
 
 def _unlock_kek(
     device_key: bytes,
-    serial: str,
+    serial: Serial,
     unlock_code: str,
     reset_code: str,
     salt: bytes,
     params: KDFParams,
 ) -> bytes:
     stretched = scrypt(unlock_code.encode("ascii"), salt, params)
-    info = Label.UNLOCK_KEK + serial.encode("ascii") + reset_code.encode("ascii")
+    info = Label.UNLOCK_KEK + str(serial).encode("ascii") + reset_code.encode("ascii")
     return hkdf(device_key, salt=stretched, info=info)
 
 
-def escrow_aad(serial: str, episode: int) -> bytes:
+def escrow_aad(serial: Serial, episode: int) -> bytes:
     """Associated data of an escrow: binds it to the serial and to one lock episode."""
-    return Label.ESCROW_AAD + serial.encode("ascii") + b"\x00" + episode.to_bytes(8, "big")
+    return Label.ESCROW_AAD + str(serial).encode("ascii") + b"\x00" + episode.to_bytes(8, "big")
 
 
 def make_escrows(
     device_key: bytes,
-    serial: str,
+    serial: Serial,
     secret: bytes,
     dek: bytes,
     *,
@@ -156,7 +157,7 @@ def make_escrows(
 
 def open_escrow(
     device_key: bytes,
-    serial: str,
+    serial: Serial,
     escrow: Escrow,
     unlock_code: str,
     *,

@@ -48,6 +48,7 @@ from softtoken.pinlock import (
     retry_after,
     step,
 )
+from softtoken.provisioning.identifiers import Serial
 from softtoken.unlock import (
     UnlockCounter,
     UnlockOutcome,
@@ -62,8 +63,8 @@ __all__ = ["begin", "enroll", "info", "show_code", "unlock", "wipe"]
 _FRESH_COUNTER: Final = UnlockCounter()
 
 
-def _aad(label: Label, serial: str) -> bytes:
-    return label + serial.encode("ascii")
+def _aad(label: Label, serial: Serial) -> bytes:
+    return label + str(serial).encode("ascii")
 
 
 def _keys(identity: Identity) -> Keys:
@@ -74,7 +75,7 @@ def _keys(identity: Identity) -> Keys:
 
 def _pin_keys(
     device_key: bytes,
-    serial: str,
+    serial: Serial,
     policy: IdentityPolicy,
     kdf: KDFParams,
     *,
@@ -107,7 +108,7 @@ def _pin_keys(
 def enroll(
     device_key: bytes,
     *,
-    serial: str,
+    serial: Serial,
     name: str,
     kind: Kind,
     algorithm: str,

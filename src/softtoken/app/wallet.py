@@ -66,8 +66,8 @@ from softtoken.exceptions import (
 )
 from softtoken.hotp import HOTP, TOTP
 from softtoken.pinlock import PHONE_KDF, KDFParams, Status
+from softtoken.provisioning.identifiers import Serial
 from softtoken.provisioning.uri import KeyURI
-from softtoken.unlock import canonical_serial
 
 __all__ = ["Wallet", "blob_key_id"]
 
@@ -196,13 +196,13 @@ class Wallet:
         """List every identity, in the order added. No secrets."""
         return tuple(transitions.info(identity) for identity in self._identities)
 
-    def info(self, serial: str) -> IdentityInfo:
+    def info(self, serial: Serial | str) -> IdentityInfo:
         """The listing of one identity. Raises UnknownIdentity."""
         return transitions.info(self._find(serial))
 
     def add_key(
         self,
-        serial: str,
+        serial: Serial | str,
         key: bytes,
         *,
         name: str,
@@ -225,7 +225,7 @@ class Wallet:
             DuplicateIdentity: an identity already has this serial.
             PINRejected: *pin* breaks the policy's PIN rules (with the reasons).
         """
-        canonical = canonical_serial(serial)
+        canonical = Serial.of(serial)
         check_name(name)
         if kind not in KINDS:
             raise InvalidInput("kind must be hotp or totp")
@@ -263,7 +263,7 @@ class Wallet:
         self,
         uri: str,
         *,
-        serial: str,
+        serial: Serial | str,
         pin: str,
         name: str | None = None,
         policy: IdentityPolicy | None = None,
@@ -290,7 +290,7 @@ class Wallet:
             policy=policy,
         )
 
-    def rename(self, serial: str, name: str) -> Wallet:
+    def rename(self, serial: Serial | str, name: str) -> Wallet:
         """Return the wallet with the identity's display name changed.
 
         Raises:
@@ -302,7 +302,7 @@ class Wallet:
         check_name(name)
         return self._replace(attrs.evolve(identity, name=name))
 
-    def delete(self, serial: str) -> Wallet:
+    def delete(self, serial: Serial | str) -> Wallet:
         """Return the wallet without this identity. Raises UnknownIdentity."""
         identity = self._find(serial)
         return attrs.evolve(
@@ -311,7 +311,9 @@ class Wallet:
 
     # ---------------------------------------------------------------- PIN and codes
 
-    def begin_attempt(self, serial: str, *, now: int | dt.datetime, unlock: bool = False) -> Wallet:
+    def begin_attempt(
+        self, serial: Serial | str, *, now: int | dt.datetime, unlock: bool = False
+    ) -> Wallet:
         """Open an attempt for the identity, before a PIN or an unlock code is checked.
 
         Store the returned wallet, then call :meth:`show_code` (a PIN attempt, the default) or,
@@ -333,7 +335,7 @@ class Wallet:
         return self._replace(transitions.begin(identity, now=now, unlock=unlock))
 
     def show_code(
-        self, serial: str, pin: str, *, now: int | dt.datetime
+        self, serial: Serial | str, pin: str, *, now: int | dt.datetime
     ) -> tuple[Wallet, CodeResult]:
         """Enter *pin* for the identity and, when it is right, return its current code.
 
@@ -357,7 +359,7 @@ class Wallet:
         changed, result = transitions.show_code(self.device_key, self.kdf, identity, pin, now=now)
         return self._replace(changed), result
 
-    def reset_code(self, serial: str) -> str:
+    def reset_code(self, serial: Serial | str) -> str:
         """Return the 9-digit reset code to read to the bank, for a locked identity.
 
         It changes when its tries run out (``NEW_RESET_CODE``).
@@ -371,7 +373,7 @@ class Wallet:
             raise WrongIdentityState("the identity is not locked")
         return identity.keys.escrows[0].reset_code
 
-    def check_new_pin(self, serial: str, pin: str) -> None:
+    def check_new_pin(self, serial: Serial | str, pin: str) -> None:
         """Return if *pin* meets the identity's PIN rules; otherwise raise PINRejected.
 
         No secret takes part: the PIN history is not consulted (that is only done inside a
@@ -385,7 +387,7 @@ class Wallet:
         """
         self._find(serial).policy.pin.check(pin)
 
-    def check_unlock_code(self, serial: str, unlock_code: str) -> None:
+    def check_unlock_code(self, serial: Serial | str, unlock_code: str) -> None:
         """Return if *unlock_code* has the shape of the identity's unlock codes.
 
         Only the shape (``policy.unlock.digits`` ASCII digits, groups allowed) is checked; no
@@ -398,7 +400,7 @@ class Wallet:
         parse_code(unlock_code, self._find(serial).policy.unlock.digits)
 
     def unlock(
-        self, serial: str, unlock_code: str, *, new_pin: str, now: int | dt.datetime
+        self, serial: Serial | str, unlock_code: str, *, new_pin: str, now: int | dt.datetime
     ) -> tuple[Wallet, UnlockResult]:
         """Try the bank's *unlock_code* for a locked identity and, if right, set *new_pin*.
 
@@ -441,8 +443,8 @@ class Wallet:
 
     # ---------------------------------------------------------------- internals
 
-    def _find(self, serial: str) -> Identity:
-        canonical = canonical_serial(serial)
+    def _find(self, serial: Serial | str) -> Identity:
+        canonical = Serial.of(serial)
         for identity in self._identities:
             if identity.serial == canonical:
                 return identity

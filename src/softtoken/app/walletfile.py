@@ -47,6 +47,7 @@ from softtoken.exceptions import (
     WrongState,
 )
 from softtoken.pinlock import PHONE_KDF, KDFParams, Outcome, PINRejection, Status
+from softtoken.provisioning.identifiers import Serial
 from softtoken.unlock import UnlockOutcome
 
 __all__ = ["WalletFile"]
@@ -185,11 +186,11 @@ class WalletFile:
         """List the identities. No secrets."""
         return self.read().identities()
 
-    def reset_code(self, serial: str) -> str:
+    def reset_code(self, serial: Serial | str) -> str:
         """The locked identity's current reset code (see :meth:`Wallet.reset_code`)."""
         return self.read().reset_code(serial)
 
-    def code(self, serial: str, pin: str, *, now: int | dt.datetime) -> str:
+    def code(self, serial: Serial | str, pin: str, *, now: int | dt.datetime) -> str:
         """The identity's current code, after *pin* is checked in a counted attempt.
 
         A PIN of the wrong shape for the identity's policy (length, digits) can be no one's
@@ -216,7 +217,7 @@ class WalletFile:
         raise _code_error(result)
 
     def unlock(
-        self, serial: str, unlock_code: str, *, new_pin: str, now: int | dt.datetime
+        self, serial: Serial | str, unlock_code: str, *, new_pin: str, now: int | dt.datetime
     ) -> None:
         """Unlock a locked identity with the bank's *unlock_code*, under *new_pin*.
 

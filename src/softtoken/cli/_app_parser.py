@@ -12,7 +12,7 @@ import os
 from typing import Final
 
 from softtoken.cli import app
-from softtoken.cli._args import Parser, natural, parse_period
+from softtoken.cli._args import Parser, natural, parse_period, serial
 from softtoken.hotp import ALGORITHMS
 
 __all__ = ["DEVICE_KEY_VARIABLE", "WALLET_VARIABLE", "add_parsers"]
@@ -52,7 +52,9 @@ def add_parsers(commands: argparse._SubParsersAction[Parser]) -> None:
             # The policy is stored in the wallet; this is here only to say so.
             parser.add_argument("--profile", dest="misplaced_profile", help=argparse.SUPPRESS)
         if name not in ("init", "list", "adopt"):
-            parser.add_argument("--serial", required=True, help="the identity's serial")
+            parser.add_argument(
+                "--serial", type=serial, required=True, help="the identity's serial"
+            )
         parser.set_defaults(subparser=parser)
         return parser
 

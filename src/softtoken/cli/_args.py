@@ -15,7 +15,8 @@ from typing import Any, Final, NoReturn
 
 from softtoken._time import to_unix
 from softtoken.cli import _input
-from softtoken.exceptions import InvalidTime
+from softtoken.exceptions import InvalidInput, InvalidTime, MistypedCode
+from softtoken.provisioning.identifiers import Serial
 
 __all__ = [
     "EXIT_INTERRUPTED",
@@ -52,8 +53,17 @@ _TIME_MESSAGE: Final = (
 _PERIOD_MESSAGE: Final = "expected whole seconds, at least 1, such as 30, 30s or 1m"
 _NATURAL_MESSAGE: Final = "expected a whole number, 0 or more"
 _COUNT_MESSAGE: Final = f"expected a whole number from 0 to {MAX_LISTING}"
+_SERIAL_MESSAGE: Final = "expected a serial: 10 digits, written NNNNN-NNNNN or plain"
+_MISTYPED_SERIAL_MESSAGE: Final = "the serial's check digit does not match; read it again"
 _TYPE_MESSAGES: Final = frozenset(
-    {_TIME_MESSAGE, _PERIOD_MESSAGE, _NATURAL_MESSAGE, _COUNT_MESSAGE}
+    {
+        _TIME_MESSAGE,
+        _PERIOD_MESSAGE,
+        _NATURAL_MESSAGE,
+        _COUNT_MESSAGE,
+        _SERIAL_MESSAGE,
+        _MISTYPED_SERIAL_MESSAGE,
+    }
 )
 
 _UNRECOGNIZED: Final = "unrecognized arguments (not shown, in case one of them is a secret)"
@@ -159,6 +169,18 @@ def parse_period(text: str) -> int:
     if match is None or int(match.group(1)) == 0:
         raise argparse.ArgumentTypeError(_PERIOD_MESSAGE)
     return int(match.group(1)) * _UNITS[match.group(2)]
+
+
+def serial(text: str) -> Serial:
+    """A token serial (its check digit checked here, so that a typo is named as the serial's)."""
+    message = None
+    try:
+        return Serial.parse(text)
+    except MistypedCode:
+        message = _MISTYPED_SERIAL_MESSAGE
+    except InvalidInput:
+        message = _SERIAL_MESSAGE
+    raise argparse.ArgumentTypeError(message)
 
 
 def natural(text: str) -> int:

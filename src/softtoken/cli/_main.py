@@ -98,7 +98,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyTooShort as error:
         return _fail(_key_too_short(error, args))
     except MistypedCode:
-        # Only a reset code carries a check digit that the library checks.
+        # Serials are checked by their argument type, so the check digit the library checks
+        # past the parser is the reset code's.
         return _fail(MISTYPED_RESET_CODE)
     except WalletNotGuarded:
         return _fail(

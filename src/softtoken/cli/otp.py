@@ -13,7 +13,15 @@ from typing import Final
 
 from softtoken._checks import MAX_COUNTER
 from softtoken.cli import _input
-from softtoken.cli._args import EXIT_NOT_ACCEPTED, EXIT_OK, Parser, count, natural, parse_time
+from softtoken.cli._args import (
+    EXIT_NOT_ACCEPTED,
+    EXIT_OK,
+    Parser,
+    count,
+    natural,
+    parse_time,
+    serial,
+)
 from softtoken.cli._common import (
     KEY_ARGUMENT_HELP,
     add_key_options,
@@ -123,7 +131,7 @@ def add_parsers(commands: argparse._SubParsersAction[Parser]) -> None:
         "copy of the token's key (softtoken.unlock.compute_unlock_code). The reset code comes "
         "from --reset-code, --reset-code-file or standard input.",
     )
-    unlock.add_argument("--serial", required=True, help="the token's serial")
+    unlock.add_argument("--serial", type=serial, required=True, help="the token's serial")
     reset = unlock.add_mutually_exclusive_group()
     reset.add_argument(
         "--reset-code", metavar="CODE", help="the reset code read out ('-': standard input)"

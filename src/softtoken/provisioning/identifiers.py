@@ -120,6 +120,11 @@ class Serial(_Identifier):
     digits: str = attrs.field(validator=_validate)
 
     @classmethod
+    def of(cls, value: Serial | str) -> Serial:
+        """*value* itself if it is a Serial; otherwise its text, parsed with :meth:`parse`."""
+        return value if isinstance(value, Serial) else cls.parse(value)
+
+    @classmethod
     def from_number(cls, number: int) -> Serial:
         """The serial whose first 9 digits are *number*, zero-padded, with its check digit.
 
