@@ -244,3 +244,56 @@ qr_offer_fields = st.fixed_dictionaries(
         "url": qr_urls,
     }
 )
+
+# Provisioning (softtoken.provisioning). Token parameters are keyword arguments of TokenParams:
+# HOTP keeps the 30-second period, TOTP takes any of the common ones. Serial numbers are the 9
+# digits before a serial's check digit; activation and registration payloads are the random
+# digits before theirs (15 and 9).
+token_params_fields = st.sampled_from(["totp", "hotp"]).flatmap(
+    lambda kind: st.fixed_dictionaries(
+        {
+            "kind": st.just(kind),
+            "algorithm": algorithms,
+            "digits": digits,
+            "period": periods if kind == "totp" else st.just(30),
+        }
+    )
+)
+serial_numbers = st.integers(min_value=0, max_value=10**9 - 1)
+activation_payloads = st.text(alphabet="0123456789", min_size=15, max_size=15)
+registration_payloads = st.text(alphabet="0123456789", min_size=9, max_size=9)
+
+
+@st.composite
+def _mutated_bytes(draw: st.DrawFn, blobs: st.SearchStrategy[bytes]) -> bytes:
+    data = draw(blobs)
+    for _ in range(draw(st.integers(min_value=1, max_value=3))):
+        position = draw(st.integers(min_value=0, max_value=len(data)))
+        operation = draw(st.sampled_from(["flip", "delete", "insert"]))
+        if operation == "flip" and position < len(data):
+            bit = 1 << draw(st.integers(min_value=0, max_value=7))
+            data = data[:position] + bytes([data[position] ^ bit]) + data[position + 1 :]
+        elif operation == "delete":
+            data = data[:position] + data[position + 1 :]
+        else:
+            data = data[:position] + draw(st.binary(min_size=1, max_size=4)) + data[position:]
+    return data
+
+
+def mutated_bytes(blobs: st.SearchStrategy[bytes]) -> st.SearchStrategy[bytes]:
+    """Byte strings from *blobs* after one to three edits: a flipped bit, a deleted byte or up
+    to four inserted bytes, so that a stored record's decoder meets near misses."""
+    return _mutated_bytes(blobs)
+
+
+# Steps of an offline activation or an enrollment, for properties over whole runs: take a
+# registration code (the right one or a wrong one), try a first code (the right one or a wrong
+# one), or let some seconds pass, up to a day so that runs also cross the expiry.
+activation_steps = st.lists(
+    st.one_of(
+        st.tuples(st.just("complete"), st.booleans()),
+        st.tuples(st.just("confirm"), st.booleans()),
+        st.tuples(st.just("wait"), st.integers(min_value=0, max_value=86_400)),
+    ),
+    max_size=14,
+)

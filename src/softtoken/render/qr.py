@@ -1,8 +1,11 @@
-"""QR codes for Key URIs, drawn locally with segno (SECURITY.md S12).
+"""QR codes for Key URIs and activation offers, drawn locally with segno (SECURITY.md S12).
 
 A QR code of a Key URI holds the secret. It is drawn here, in memory, and never sent to a chart
 service. Every function takes a :class:`~softtoken.provisioning.KeyURI`, or a ``str`` that must
 parse as one, so that no QR code ever carries a URI that apps or this library would refuse.
+Every function also takes a QR activation
+:class:`~softtoken.provisioning.qr_activation.Offer`, drawn as its one spelling
+(:meth:`~softtoken.provisioning.qr_activation.Offer.to_text`); an offer holds no secret.
 
 A ``str`` is parsed without ``allow_short_key``, so its secret needs at least 16 bytes. To draw
 an old 10- to 15-byte key, parse the URI with ``parse_uri(text, allow_short_key=True)`` and pass
@@ -21,6 +24,7 @@ import segno
 
 from softtoken._checks import check_int
 from softtoken.exceptions import InvalidURI
+from softtoken.provisioning.qr_activation import Offer
 from softtoken.provisioning.uri import KeyURI
 
 __all__ = ["qr_png", "qr_svg", "qr_text"]
@@ -37,14 +41,17 @@ _HALF_BLOCKS: Final = {
 }
 
 
-def _symbol(uri: KeyURI | str) -> segno.QRCode:
+def _symbol(uri: KeyURI | Offer | str) -> segno.QRCode:
     if isinstance(uri, KeyURI):
         payload = uri.to_uri()
+    elif isinstance(uri, Offer):
+        # An offer's text is ASCII and at most MAX_OFFER_LENGTH characters, which always fits.
+        payload = uri.to_text()
     elif isinstance(uri, str):
         KeyURI.parse(uri)
         payload = uri
     else:
-        raise TypeError("uri must be a KeyURI or str")
+        raise TypeError("uri must be a KeyURI, an Offer or str")
     symbol: segno.QRCode | None
     try:
         # A Key URI is ASCII, so segno encodes it in byte mode with no ECI header, which every
@@ -60,14 +67,15 @@ def _symbol(uri: KeyURI | str) -> segno.QRCode:
     return symbol
 
 
-def qr_png(uri: KeyURI | str, *, scale: int = 5, border: int = 4) -> bytes:
+def qr_png(uri: KeyURI | Offer | str, *, scale: int = 5, border: int = 4) -> bytes:
     """Return a PNG image of the QR code for *uri*.
 
     Args:
         uri: a :class:`~softtoken.provisioning.KeyURI`, drawn as its canonical
             :meth:`~softtoken.provisioning.KeyURI.to_uri`, or a ``str`` that
             :meth:`~softtoken.provisioning.KeyURI.parse` accepts without ``allow_short_key``,
-            drawn exactly as given.
+            drawn exactly as given; or an activation
+            :class:`~softtoken.provisioning.qr_activation.Offer`, drawn as its text.
         scale: pixels per module, 1 to 40.
         border: the quiet zone in modules, 0 to 16; ISO/IEC 18004 asks for 4.
 
@@ -79,7 +87,7 @@ def qr_png(uri: KeyURI | str, *, scale: int = 5, border: int = 4) -> bytes:
 
     No error carries an inner exception as its cause or context.
 
-    The image holds the secret: treat the bytes as one.
+    The image of a Key URI holds the secret: treat the bytes as one. An offer's holds none.
     """
     check_int(scale, "scale", 1, _MAX_SCALE)
     check_int(border, "border", 0, _MAX_BORDER)
@@ -88,11 +96,11 @@ def qr_png(uri: KeyURI | str, *, scale: int = 5, border: int = 4) -> bytes:
     return out.getvalue()
 
 
-def qr_svg(uri: KeyURI | str, *, scale: int = 5, border: int = 4) -> str:
+def qr_svg(uri: KeyURI | Offer | str, *, scale: int = 5, border: int = 4) -> str:
     """Return an SVG document of the QR code for *uri*, as text.
 
     Arguments and errors as for :func:`qr_png`. The document has no title or description, so it
-    carries nothing but the code itself. It holds the secret: treat it as one.
+    carries nothing but the code itself. A Key URI's holds the secret: treat it as one.
     """
     check_int(scale, "scale", 1, _MAX_SCALE)
     check_int(border, "border", 0, _MAX_BORDER)
@@ -101,7 +109,7 @@ def qr_svg(uri: KeyURI | str, *, scale: int = 5, border: int = 4) -> str:
     return out.getvalue().decode("utf-8")
 
 
-def qr_text(uri: KeyURI | str, *, border: int = 2, dark_background: bool = True) -> str:
+def qr_text(uri: KeyURI | Offer | str, *, border: int = 2, dark_background: bool = True) -> str:
     """Return the QR code for *uri* as lines of Unicode half-block characters, for a terminal.
 
     Each character covers one module across and two down, so the code looks square in common
@@ -118,7 +126,7 @@ def qr_text(uri: KeyURI | str, *, border: int = 2, dark_background: bool = True)
         TypeError, InvalidURI, InvalidEncoding, KeyTooShort, InvalidInput: as for
             :func:`qr_png`.
 
-    The text holds the secret: show it only on the user's own screen.
+    A Key URI's text holds the secret: show it only on the user's own screen.
     """
     check_int(border, "border", 0, _MAX_BORDER)
     if not isinstance(dark_background, bool):
