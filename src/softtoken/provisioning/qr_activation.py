@@ -24,20 +24,7 @@ password verifier is HKDF-SHA256 of the password's ASCII digits, salted with the
 under ``Label.QR_PASSWORD``. ``proof = HMAC-SHA256(K_proof, verifier || transcript)`` and
 ``confirmation = HMAC-SHA256(K_confirm, transcript || "issuer")`` (RFC 2104).
 
-Messages (every one carries version 1, and each has exactly one spelling):
-
-- offer: the text
-  ``softtoken://activate?v=1&sn=<serial>&id=<id>&pk=<key>&tp=<params>&exp=<expiry>&url=<url>``,
-  with these seven parameters in this order. ``sn`` is the serial's 10 digits; ``id`` (16 bytes),
-  ``pk`` (32) and ``tp`` (the 8 bytes of ``TokenParams.to_bytes``) are base64url without padding
-  (RFC 4648 §5) with zero unused bits; ``exp`` is Unix seconds in decimal without leading zeros;
-  ``url`` is an https URL with every byte but the RFC 3986 unreserved characters written as
-  ``%XX`` in upper-case hex. At most :data:`MAX_OFFER_LENGTH` characters; no whitespace.
-- request: base64url (no padding) of version (1) || activation id (16) || app public key (32) ||
-  proof (32): 81 bytes, 108 characters.
-- response: base64url (no padding) of version (1) || confirmation (32): 33 bytes, 44 characters.
-
-Public keys must be canonical (a u-coordinate below 2^255 - 19) and not of small order.
+The messages and their one spelling each are in :mod:`softtoken.provisioning.qr_messages`.
 
 Threats (what each attacker gets):
 
@@ -65,17 +52,13 @@ the user starts a new activation.
 
 from __future__ import annotations
 
-import base64
 import enum
 import hashlib
 import hmac
-import re
 import struct
-import urllib.parse
 from typing import Any, Final
 
 import attrs
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 
 from softtoken import _random, throttle
 from softtoken._checks import check_counter, check_int, valid_or_none
@@ -85,6 +68,20 @@ from softtoken._secret import SECRET
 from softtoken.exceptions import ActivationRefused, InvalidInput, InvalidRecord
 from softtoken.provisioning.identifiers import Serial
 from softtoken.provisioning.params import DEFAULT_PARAMS, TokenParams
+from softtoken.provisioning.qr_messages import (
+    ID_BYTES,
+    KEY_BYTES,
+    MAC_BYTES,
+    MAX_OFFER_LENGTH,
+    MAX_URL_LENGTH,
+    VERSION,
+    Offer,
+    Request,
+    Response,
+    check_bytes,
+    exchange,
+    public_key,
+)
 from softtoken.throttle import MAX_FAILURES, ThrottlePolicy, ThrottleState, Verdict
 
 __all__ = [
@@ -108,272 +105,18 @@ __all__ = [
     "start",
 ]
 
-VERSION: Final = 1
-"""The protocol version, first in every message."""
 PASSWORD_DIGITS: Final = 8
 DEFAULT_TTL: Final = 15 * 60
 """An offer lives 15 minutes by default: long enough to install the app, short for a race."""
 MAX_TTL: Final = 72 * 3600
 DEFAULT_ATTEMPTS: Final = 5
-MAX_OFFER_LENGTH: Final = 1024
-MAX_URL_LENGTH: Final = 256
+_ISSUER_ROLE: Final = b"issuer"
 MIN_SECRET_BYTES: Final = 20
 """RFC 4226 §4 R6 recommends 160 bits; SHA-256 and SHA-512 tokens get 32 and 64 bytes."""
-
-_ID_BYTES: Final = 16
-_KEY_BYTES: Final = 32
-_MAC_BYTES: Final = 32
-_PARAMS_BYTES: Final = len(DEFAULT_PARAMS.to_bytes())
-_PREFIX: Final = "softtoken://activate?"
-_NAMES: Final = ("v", "sn", "id", "pk", "tp", "exp", "url")
-_DECIMAL: Final = re.compile(r"0|[1-9][0-9]{0,19}")
-# An https URL (RFC 3986 §3) with a host of letters, digits, dots and dashes, an optional port,
-# and a path or query of unreserved, sub-delimiter, ":", "@", "/", "?" and "%" characters. No
-# user info and no fragment.
-_URL: Final = re.compile(
-    r"https://[A-Za-z0-9.-]+(?::[0-9]{1,5})?(?:[/?][A-Za-z0-9._~!$&'()*+,;=:@/?%-]*)?"
-)
-_B64URL: Final = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
-# RFC 7748 §5: a public key is a little-endian u-coordinate; values from p = 2^255 - 19 up are
-# other spellings of smaller ones, refused so that a key has one encoding.
-_FIELD_PRIME: Final = 2**255 - 19
-# A clamped scalar is a multiple of 8, so X25519 with a point of small order gives all zeros
-# whatever the private key (RFC 7748 §6.1 and §7); one probe with a fixed key finds such points.
-_PROBE_KEY: Final = bytes(_KEY_BYTES)
-_ISSUER_ROLE: Final = b"issuer"
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).decode("ascii").rstrip("=")
-
-
-def _unb64(text: str, size: int) -> bytes | None:
-    """The *size* bytes that *text* spells canonically in unpadded base64url, else None."""
-    if len(text) != (4 * size + 2) // 3 or not _B64URL.issuperset(text):
-        return None
-    data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-    # RFC 4648 §3.5: the unused bits of the last character must be zero, for one spelling.
-    return data if _b64(data) == text else None
-
-
-def _public(private_key: bytes) -> bytes:
-    return X25519PrivateKey.from_private_bytes(private_key).public_key().public_bytes_raw()
-
-
-def _exchange(private_key: bytes, public_key: bytes) -> bytes | None:
-    """X25519 (RFC 7748 §5), or None for the all-zero result that OpenSSL refuses."""
-    peer = X25519PublicKey.from_public_bytes(public_key)
-    try:
-        return X25519PrivateKey.from_private_bytes(private_key).exchange(peer)
-    except ValueError:
-        return None
-
-
-def _check_bytes(value: object, name: str, size: int) -> bytes:
-    if type(value) is not bytes:
-        raise TypeError(f"{name} must be bytes")
-    if len(value) != size:
-        raise InvalidInput(f"{name} must be {size} bytes")
-    return value
-
-
-def _check_public_key(value: object, name: str) -> None:
-    key = _check_bytes(value, name, _KEY_BYTES)
-    if int.from_bytes(key, "little") >= _FIELD_PRIME or _exchange(_PROBE_KEY, key) is None:
-        raise InvalidInput(f"{name} is not a usable X25519 public key")
 
 
 def _secret_length(params: TokenParams) -> int:
     return max(MIN_SECRET_BYTES, params.secret_length)
-
-
-# --------------------------------------------------------------------------------------------
-# Messages
-# --------------------------------------------------------------------------------------------
-
-
-@attrs.frozen
-class Offer:
-    """What the QR code holds: public values only. Build it with :func:`start` or
-    :meth:`parse`; :meth:`to_text` is the one spelling drawn and hashed.
-
-    Raises (constructor):
-        TypeError: a field has the wrong type.
-        InvalidInput: an id or key of the wrong size, a key that is not a usable X25519 public
-            key, an expiry out of range, or a URL that is not an https URL of at most 256
-            characters of the allowed set.
-    """
-
-    serial: Serial = attrs.field(kw_only=True)
-    activation_id: bytes = attrs.field(kw_only=True)
-    issuer_key: bytes = attrs.field(kw_only=True)
-    params: TokenParams = attrs.field(kw_only=True)
-    expires: int = attrs.field(kw_only=True)
-    url: str = attrs.field(kw_only=True)
-
-    def __attrs_post_init__(self) -> None:
-        if not isinstance(self.serial, Serial) or not isinstance(self.params, TokenParams):
-            raise TypeError("serial must be Serial and params TokenParams")
-        _check_bytes(self.activation_id, "activation_id", _ID_BYTES)
-        _check_public_key(self.issuer_key, "issuer_key")
-        check_counter(self.expires, "expires")
-        if type(self.url) is not str:
-            raise TypeError("url must be str")
-        if len(self.url) > MAX_URL_LENGTH or _URL.fullmatch(self.url) is None:
-            raise InvalidInput("url must be an https URL of at most 256 plain ASCII characters")
-
-    def to_text(self) -> str:
-        """The offer's one spelling, as drawn in the QR code."""
-        values = (
-            str(VERSION),
-            str(self.serial),
-            _b64(self.activation_id),
-            _b64(self.issuer_key),
-            _b64(self.params.to_bytes()),
-            str(self.expires),
-            urllib.parse.quote(self.url, safe=""),
-        )
-        return _PREFIX + "&".join(f"{n}={v}" for n, v in zip(_NAMES, values, strict=True))
-
-    def to_bytes(self) -> bytes:
-        """:meth:`to_text` in ASCII: the bytes the transcript holds."""
-        return self.to_text().encode("ascii")
-
-    @classmethod
-    def parse(cls, text: str) -> Offer:
-        """Read an offer written exactly as :meth:`to_text` writes it.
-
-        Raises:
-            TypeError: *text* is not a ``str``.
-            InvalidInput: anything else, with a constant message that never quotes the text.
-        """
-        if type(text) is not str:
-            raise TypeError("an offer must be str")
-        offer = _read_offer(text)
-        if offer is None:
-            raise InvalidInput("not a softtoken activation offer, version 1, in canonical form")
-        return offer
-
-    @classmethod
-    def from_bytes(cls, data: bytes) -> Offer:
-        """:meth:`parse` of ASCII bytes; the same errors."""
-        if type(data) is not bytes:
-            raise TypeError("an offer must be bytes")
-        return cls.parse(data.decode("ascii") if data.isascii() else "")
-
-
-def _read_offer(text: str) -> Offer | None:
-    if len(text) > MAX_OFFER_LENGTH or not text.isascii() or not text.startswith(_PREFIX):
-        return None
-    pairs = [pair.partition("=") for pair in text[len(_PREFIX) :].split("&")]
-    if [(name, "=") for name, _, _ in pairs] != [(name, "=") for name in _NAMES]:
-        return None
-    version, serial, ident, key, params, expires, url = (value for _, _, value in pairs)
-    activation_id, issuer_key = _unb64(ident, _ID_BYTES), _unb64(key, _KEY_BYTES)
-    raw_params = _unb64(params, _PARAMS_BYTES)
-    token_params = None if raw_params is None else TokenParams.from_bytes(raw_params)
-    raw_url = urllib.parse.unquote_to_bytes(url)
-    if (
-        version != str(VERSION)
-        or _DECIMAL.fullmatch(expires) is None
-        or activation_id is None
-        or issuer_key is None
-        or token_params is None
-        or not raw_url.isascii()
-    ):
-        return None
-    offer = valid_or_none(
-        lambda: Offer(
-            serial=Serial(serial),
-            activation_id=activation_id,
-            issuer_key=issuer_key,
-            params=token_params,
-            expires=int(expires),
-            url=raw_url.decode("ascii"),
-        )
-    )
-    # Only the canonical spelling: one offer, one text, so that both sides hash the same bytes.
-    return offer if offer is not None and offer.to_text() == text else None
-
-
-_REQUEST: Final = struct.Struct(f">B{_ID_BYTES}s{_KEY_BYTES}s{_MAC_BYTES}s")
-_RESPONSE: Final = struct.Struct(f">B{_MAC_BYTES}s")
-
-
-@attrs.frozen
-class Request:
-    """The app's answer to an offer: its public key and a proof that it knows the password."""
-
-    activation_id: bytes = attrs.field(kw_only=True)
-    app_key: bytes = attrs.field(kw_only=True)
-    proof: bytes = attrs.field(kw_only=True, repr=False)
-
-    def __attrs_post_init__(self) -> None:
-        _check_bytes(self.activation_id, "activation_id", _ID_BYTES)
-        _check_public_key(self.app_key, "app_key")
-        _check_bytes(self.proof, "proof", _MAC_BYTES)
-
-    def to_bytes(self) -> bytes:
-        """Version (1), activation id (16), app public key (32), proof (32): 81 bytes."""
-        return _REQUEST.pack(VERSION, self.activation_id, self.app_key, self.proof)
-
-    def to_text(self) -> str:
-        """:meth:`to_bytes` in base64url without padding: 108 characters."""
-        return _b64(self.to_bytes())
-
-    @classmethod
-    def from_bytes(cls, data: bytes) -> Request:
-        """Read :meth:`to_bytes` strictly. Raises TypeError, or InvalidInput (constant text)."""
-        if type(data) is not bytes:
-            raise TypeError("a request must be bytes")
-        request = None
-        if len(data) == _REQUEST.size and data[0] == VERSION:
-            _, ident, key, proof = _REQUEST.unpack(data)
-            request = valid_or_none(lambda: Request(activation_id=ident, app_key=key, proof=proof))
-        if request is None:
-            raise InvalidInput("not a softtoken activation request, version 1")
-        return request
-
-    @classmethod
-    def parse(cls, text: str) -> Request:
-        """Read :meth:`to_text` strictly. Raises TypeError, or InvalidInput (constant text)."""
-        if type(text) is not str:
-            raise TypeError("a request must be str")
-        return cls.from_bytes(_unb64(text, _REQUEST.size) or b"")
-
-
-@attrs.frozen
-class Response:
-    """The issuer's key confirmation: proof that it derived the same keys."""
-
-    confirmation: bytes = attrs.field(kw_only=True, repr=False)
-
-    def __attrs_post_init__(self) -> None:
-        _check_bytes(self.confirmation, "confirmation", _MAC_BYTES)
-
-    def to_bytes(self) -> bytes:
-        """Version (1), confirmation (32): 33 bytes."""
-        return _RESPONSE.pack(VERSION, self.confirmation)
-
-    def to_text(self) -> str:
-        """:meth:`to_bytes` in base64url without padding: 44 characters."""
-        return _b64(self.to_bytes())
-
-    @classmethod
-    def from_bytes(cls, data: bytes) -> Response:
-        """Read :meth:`to_bytes` strictly. Raises TypeError, or InvalidInput (constant text)."""
-        if type(data) is not bytes:
-            raise TypeError("a response must be bytes")
-        if len(data) != _RESPONSE.size or data[0] != VERSION:
-            raise InvalidInput("not a softtoken activation response, version 1")
-        return cls(confirmation=data[1:])
-
-    @classmethod
-    def parse(cls, text: str) -> Response:
-        """Read :meth:`to_text` strictly. Raises TypeError, or InvalidInput (constant text)."""
-        if type(text) is not str:
-            raise TypeError("a response must be str")
-        return cls.from_bytes(_unb64(text, _RESPONSE.size) or b"")
 
 
 # --------------------------------------------------------------------------------------------
@@ -386,7 +129,7 @@ def _transcript(offer: Offer, app_key: bytes) -> bytes:
     return bytes(Label.QR_TRANSCRIPT) + struct.pack(">BH", VERSION, len(text)) + text + app_key
 
 
-def _derive(shared: bytes, transcript: bytes, label: Label, length: int = _MAC_BYTES) -> bytes:
+def _derive(shared: bytes, transcript: bytes, label: Label, length: int = MAC_BYTES) -> bytes:
     # RFC 5869 §3.1: a salt strengthens the extraction; the transcript's hash binds every key
     # to this offer and this app key, and the label separates the purposes.
     salt = hashlib.sha256(transcript).digest()
@@ -474,7 +217,7 @@ class PendingQR:
         closed = self.done or self.throttle.blocked
         for key, name in ((self.private_key, "private_key"), (self.verifier, "verifier")):
             if key is not None:
-                _check_bytes(key, name, _KEY_BYTES)
+                check_bytes(key, name, KEY_BYTES)
             if (key is None) is not closed:
                 raise InvalidInput("the keys are kept exactly while the activation is open")
         if self.throttle.not_before or self.throttle.attempt_open:
@@ -542,7 +285,7 @@ def _read_pending(data: bytes) -> PendingQR | None:
     keys = data[end:] if len(data) >= end else None
     if tag != b"QP" or fmt != 1 or flags & ~(_DONE | _SPENT) or last > len(_OUTCOMES):
         return None
-    if keys is None or len(keys) != (0 if flags else 2 * _KEY_BYTES):
+    if keys is None or len(keys) != (0 if flags else 2 * KEY_BYTES):
         return None
     offer = valid_or_none(lambda: Offer.from_bytes(data[_PENDING.size : end]))
     if offer is None:
@@ -557,8 +300,8 @@ def _read_pending(data: bytes) -> PendingQR | None:
     return valid_or_none(
         lambda: PendingQR(
             offer=offer,
-            private_key=keys[:_KEY_BYTES] or None,
-            verifier=keys[_KEY_BYTES:] or None,
+            private_key=keys[:KEY_BYTES] or None,
+            verifier=keys[KEY_BYTES:] or None,
             attempts=attempts,
             throttle=state,
             done=bool(flags & _DONE),
@@ -590,8 +333,8 @@ class AppQRState:
     def __attrs_post_init__(self) -> None:
         if not isinstance(self.offer, Offer):
             raise TypeError("offer must be Offer")
-        _check_bytes(self.private_key, "private_key", _KEY_BYTES)
-        _check_bytes(self.confirmation, "confirmation", _MAC_BYTES)
+        check_bytes(self.private_key, "private_key", KEY_BYTES)
+        check_bytes(self.confirmation, "confirmation", MAC_BYTES)
 
     @property
     def params(self) -> TokenParams:
@@ -613,12 +356,12 @@ class AppQRState:
         if len(data) >= _APP.size:
             tag, fmt, length = _APP.unpack_from(data)
             end = _APP.size + length
-            if tag == b"QA" and fmt == 1 and len(data) == end + _KEY_BYTES + _MAC_BYTES:
+            if tag == b"QA" and fmt == 1 and len(data) == end + KEY_BYTES + MAC_BYTES:
                 state = valid_or_none(
                     lambda: AppQRState(
                         offer=Offer.from_bytes(data[_APP.size : end]),
-                        private_key=data[end : end + _KEY_BYTES],
-                        confirmation=data[end + _KEY_BYTES :],
+                        private_key=data[end : end + KEY_BYTES],
+                        confirmation=data[end + KEY_BYTES :],
                     )
                 )
         if state is None:
@@ -664,13 +407,13 @@ def start(
     check_int(ttl, "ttl", 1, MAX_TTL)
     check_int(attempts, "attempts", 1, MAX_FAILURES)
     check_counter(now + ttl, "now + ttl")
-    private_key = _random.random_bytes(_KEY_BYTES)
-    activation_id = _random.random_bytes(_ID_BYTES)
+    private_key = _random.random_bytes(KEY_BYTES)
+    activation_id = _random.random_bytes(ID_BYTES)
     password = _random.random_digits(PASSWORD_DIGITS)
     offer = Offer(
         serial=serial,
         activation_id=activation_id,
-        issuer_key=_public(private_key),
+        issuer_key=public_key(private_key),
         params=params,
         expires=now + ttl,
         url=url,
@@ -701,9 +444,9 @@ def respond(offer: Offer, password: str, *, now: int) -> tuple[Request, AppQRSta
     check_counter(now, "now")
     if now >= offer.expires:
         raise ActivationRefused()
-    private_key = _random.random_bytes(_KEY_BYTES)
-    app_key = _public(private_key)
-    shared = _exchange(private_key, offer.issuer_key)
+    private_key = _random.random_bytes(KEY_BYTES)
+    app_key = public_key(private_key)
+    shared = exchange(private_key, offer.issuer_key)
     if shared is None:
         # Unreachable: the offer's key passed _check_public_key. Failing closed all the same.
         raise ActivationRefused()
@@ -765,7 +508,7 @@ def _evaluate(
     transcript = _transcript(pending.offer, request.app_key)
     # The request's key passed _check_public_key, so the exchange gives a result; if it ever
     # did not, the request counts as a wrong proof (fail closed).
-    shared = _exchange(private_key, request.app_key)
+    shared = exchange(private_key, request.app_key)
     if shared is not None and hmac.compare_digest(
         _proof(shared, transcript, verifier), request.proof
     ):
@@ -810,8 +553,8 @@ def finish(state: AppQRState, response: Response) -> bytes:
         raise TypeError("state must be AppQRState and response Response")
     if not hmac.compare_digest(state.confirmation, response.confirmation):
         raise ActivationRefused()
-    app_key = _public(state.private_key)
-    shared = _exchange(state.private_key, state.offer.issuer_key)
+    app_key = public_key(state.private_key)
+    shared = exchange(state.private_key, state.offer.issuer_key)
     if shared is None:
         # Unreachable: the offer's key passed _check_public_key. Failing closed all the same.
         raise ActivationRefused()
