@@ -245,20 +245,9 @@ qr_offer_fields = st.fixed_dictionaries(
     }
 )
 
-# Provisioning (softtoken.provisioning). Token parameters are keyword arguments of TokenParams:
-# HOTP keeps the 30-second period, TOTP takes any of the common ones. Serial numbers are the 9
-# digits before a serial's check digit; activation and registration payloads are the random
-# digits before theirs (15 and 9).
-token_params_fields = st.sampled_from(["totp", "hotp"]).flatmap(
-    lambda kind: st.fixed_dictionaries(
-        {
-            "kind": st.just(kind),
-            "algorithm": algorithms,
-            "digits": digits,
-            "period": periods if kind == "totp" else st.just(30),
-        }
-    )
-)
+# Offline activation (softtoken.provisioning.offline), which also draws token_params_fields from
+# above. Serial numbers are the 9 digits before a serial's check digit; activation and
+# registration payloads are the random digits before theirs (15 and 9).
 serial_numbers = st.integers(min_value=0, max_value=10**9 - 1)
 activation_payloads = st.text(alphabet="0123456789", min_size=15, max_size=15)
 registration_payloads = st.text(alphabet="0123456789", min_size=9, max_size=9)
