@@ -99,9 +99,9 @@ class TestStrictness:
     """Anything but an authentic, well-formed blob is WalletCorrupt, and nothing else."""
 
     def test_other_formats_are_refused(self) -> None:
-        """Formats 1 and 2 were never released; neither they nor a future 4 is read."""
-        assert 3 == BLOB[8]
-        for fmt in (1, 2, 4):
+        """Formats 1 to 3 were never released; neither they nor a future 5 is read."""
+        assert 4 == BLOB[8]
+        for fmt in (1, 2, 3, 5):
             with pytest.raises(WalletCorrupt):
                 load(BLOB[:8] + bytes([fmt]) + BLOB[9:])
 

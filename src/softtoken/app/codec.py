@@ -2,7 +2,7 @@
 
 Header (53 bytes, all of it the body's associated data)::
 
-    magic b"STWALLET" (8) | format 3 (1) | device key id (8) | wallet id (16) |
+    magic b"STWALLET" (8) | format 4 (1) | device key id (8) | wallet id (16) |
     generation (8) | nonce (12)
 
 The wallet id is random and fixed when the wallet is made; the generation grows by one at
@@ -11,7 +11,10 @@ blob before anything inside it is trusted.
 
 Body, after decryption (integers big-endian; a *blob* is prefixed by its 2-byte length, an
 identity record by a 4-byte one): the default policy (blob), the identity count (2), then each
-identity. An identity is: serial, name (UTF-8 blobs), kind (1: 0 hotp, 1 totp), algorithm
+identity, then the count of QR activations in progress (1) and each one's state (blob,
+``softtoken.provisioning.qr_activation.AppQRState.to_bytes``).
+
+An identity is: serial, name (UTF-8 blobs), kind (1: 0 hotp, 1 totp), algorithm
 (1: 0 sha1, 1 sha256, 2 sha512), digits (1), period (8), counter (8), policy (blob), lockout
 state (blob, ``LockoutState.to_bytes``), unlock counter (blob, ``UnlockCounter.to_bytes``), keys
 flag (1), and when the flag is 1: sealed secret, PIN verifier (blobs), history count (1) and
@@ -30,7 +33,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable
-from typing import Final, TypeVar
+from typing import Final, NamedTuple, TypeVar
 
 import attrs
 
@@ -39,12 +42,14 @@ from softtoken.app.sealing import KEY_ID_LENGTH, NONCE_LENGTH, TAG_LENGTH
 from softtoken.exceptions import InvalidInput, WalletCorrupt
 from softtoken.pinlock import LockoutPolicy, LockoutState, OnLimit, PINPolicy, PINVerifier
 from softtoken.provisioning.identifiers import Serial
+from softtoken.provisioning.qr_activation import AppQRState
 from softtoken.unlock import UnlockCounter, UnlockPolicy
 
 __all__ = [
     "HEADER",
     "MAX_IDENTITIES",
     "WALLET_ID_LENGTH",
+    "Body",
     "Header",
     "decode_body",
     "encode_body",
@@ -52,9 +57,9 @@ __all__ = [
 ]
 
 MAGIC: Final = b"STWALLET"
-# Format 3 stores each identity's policy, the unlock counter, and the wallet id and generation.
-# Formats 1 and 2 were never released.
-FORMAT: Final = 3
+# Format 3 stored each identity's policy, the unlock counter, and the wallet id and generation;
+# format 4 adds the QR activations in progress. None was released before format 4.
+FORMAT: Final = 4
 WALLET_ID_LENGTH: Final = 16
 HEADER: Final = struct.Struct(f">{len(MAGIC)}sB{KEY_ID_LENGTH}s{WALLET_ID_LENGTH}sQ{NONCE_LENGTH}s")
 MAX_IDENTITIES: Final = 1000
@@ -247,30 +252,46 @@ def _decode_identity(raw: bytes) -> Identity:
 # -------------------------------------------------------------------------------- the wallet
 
 
-def encode_body(default: IdentityPolicy, identities: tuple[Identity, ...]) -> bytes:
-    """The plaintext body: the default policy for new identities, then the identities."""
+class Body(NamedTuple):
+    """What a wallet's sealed body holds."""
+
+    policy: IdentityPolicy
+    identities: tuple[Identity, ...]
+    scans: tuple[AppQRState, ...]
+    """QR activations answered and not yet finished (each holds its device key)."""
+
+
+def encode_body(body: Body) -> bytes:
+    """The plaintext body: the default policy for new identities, the identities, and the QR
+    activations in progress."""
     out = _Writer()
-    out.blob(_encode_policy(default))
-    out.uint(len(identities), 2)
-    for identity in identities:
+    out.blob(_encode_policy(body.policy))
+    out.uint(len(body.identities), 2)
+    for identity in body.identities:
         out.blob(_encode_identity(identity), 4)
+    out.uint(len(body.scans), 1)
+    for scan in body.scans:
+        out.blob(scan.to_bytes())
     return out.value()
 
 
-def _decode_body(body: bytes) -> tuple[IdentityPolicy, tuple[Identity, ...]]:
-    data = _Reader(body)
+def _decode_body(raw: bytes) -> Body:
+    data = _Reader(raw)
     default = _decode_policy(data.blob())
     count = data.uint(2)
     if count > MAX_IDENTITIES:
         raise _Malformed
     identities = tuple(_decode_identity(data.blob(4)) for _ in range(count))
+    scans = _many(data, 1, lambda: AppQRState.from_bytes(data.blob()))
     data.end()
     if len({identity.serial for identity in identities}) != len(identities):
         raise _Malformed
-    return default, identities
+    if len({scan.offer.serial for scan in scans}) != len(scans):
+        raise _Malformed
+    return Body(default, identities, scans)
 
 
-def decode_body(body: bytes) -> tuple[IdentityPolicy, tuple[Identity, ...]]:
+def decode_body(body: bytes) -> Body:
     """Read what :func:`encode_body` wrote; raise WalletCorrupt for anything else."""
     try:
         decoded = _decode_body(body)

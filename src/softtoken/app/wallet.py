@@ -28,12 +28,15 @@ import attrs
 from softtoken import _random
 from softtoken._checks import check_counter
 from softtoken._encoding import parse_code
+from softtoken._kdf import ScryptParams
 from softtoken._secret import SECRET
+from softtoken._time import to_unix
 from softtoken.app import transitions
 from softtoken.app.codec import (
     HEADER,
     MAX_IDENTITIES,
     WALLET_ID_LENGTH,
+    Body,
     decode_body,
     encode_body,
     pack_header,
@@ -66,10 +69,21 @@ from softtoken.exceptions import (
 )
 from softtoken.hotp import HOTP, TOTP
 from softtoken.pinlock import PHONE_KDF, KDFParams, Status
-from softtoken.provisioning.identifiers import Serial
+from softtoken.provisioning import offline, qr_activation
+from softtoken.provisioning.identifiers import ActivationCode, RegistrationCode, Serial
+from softtoken.provisioning.offline import OFFLINE_KDF
+from softtoken.provisioning.params import DEFAULT_PARAMS, TokenParams
+from softtoken.provisioning.qr_activation import AppQRState
+from softtoken.provisioning.qr_messages import Offer, Response
 from softtoken.provisioning.uri import KeyURI
 
 __all__ = ["Wallet", "blob_key_id"]
+
+
+def _text(value: object) -> str:
+    if not isinstance(value, str):
+        raise TypeError("a message must be str or its parsed value")
+    return value
 
 
 def blob_key_id(data: bytes) -> bytes:
@@ -118,6 +132,9 @@ class Wallet:
     wallet_id: bytes = attrs.field(default=b"\x00" * WALLET_ID_LENGTH, kw_only=True)
     generation: int = attrs.field(default=0, kw_only=True)
     _identities: tuple[Identity, ...] = attrs.field(default=(), kw_only=True, alias="identities")
+    _scans: tuple[AppQRState, ...] = attrs.field(
+        default=(), kw_only=True, alias="scans", repr=False
+    )
 
     def __attrs_post_init__(self) -> None:
         if type(self.wallet_id) is not bytes or len(self.wallet_id) != WALLET_ID_LENGTH:
@@ -154,7 +171,7 @@ class Wallet:
         """
         nonce = _random.random_bytes(NONCE_LENGTH)
         header = pack_header(device_key_id(self.device_key), self.wallet_id, self.generation, nonce)
-        body = encode_body(self.policy, self._identities)
+        body = encode_body(Body(self.policy, self._identities, self._scans))
         # The nonce is in the header, which is the associated data, so the body is encrypted
         # with it directly rather than through seal(), which draws its own.
         return header + encrypt(wallet_key(self.device_key), nonce, body, header)
@@ -180,14 +197,15 @@ class Wallet:
         body = open_sealed(wallet_key(device_key), header.nonce + data[HEADER.size :], header.raw)
         if body is None:
             raise WalletCorrupt("the wallet failed authentication: it was damaged or altered")
-        policy, identities = decode_body(body)
+        decoded = decode_body(body)
         return cls(
             device_key,
-            policy=policy,
+            policy=decoded.policy,
             kdf=kdf,
             wallet_id=header.wallet_id,
             generation=header.generation,
-            identities=identities,
+            identities=decoded.identities,
+            scans=decoded.scans,
         )
 
     # ---------------------------------------------------------------- listing and editing
@@ -289,6 +307,127 @@ class Wallet:
             counter=parsed.counter or 0,
             policy=policy,
         )
+
+    def activate_offline(
+        self,
+        serial: Serial | str,
+        activation_code: ActivationCode | str,
+        *,
+        name: str,
+        pin: str,
+        params: TokenParams = DEFAULT_PARAMS,
+        policy: IdentityPolicy | None = None,
+        kdf: ScryptParams = OFFLINE_KDF,
+    ) -> tuple[Wallet, RegistrationCode]:
+        """Offline activation, the app's side: a new identity, and the registration code to show.
+
+        The registration code is drawn here and the token secret derived from it, the activation
+        code, the serial and *params* (:func:`softtoken.provisioning.offline.respond`); the
+        issuer derives the same secret from the registration code the user types into its page,
+        and the first code confirms it. *params* and *kdf* must be the issuer's. Store the
+        returned wallet before showing the registration code.
+
+        Raises:
+            InvalidIdentifier, MistypedCode: a serial or activation code given as text is not
+                one, or was mistyped (nothing is drawn then).
+            DuplicateIdentity, PINRejected, InvalidInput: as :meth:`add_key`, checked before
+                the slow derivation.
+        """
+        wanted = Serial.of(serial)
+        code = (
+            activation_code
+            if isinstance(activation_code, ActivationCode)
+            else ActivationCode.parse(_text(activation_code))
+        )
+        check_name(name)
+        if any(identity.serial == wanted for identity in self._identities):
+            raise DuplicateIdentity()
+        (self.policy if policy is None else policy).pin.check(pin)
+        registration, secret = offline.respond(wanted, code, params=params, kdf=kdf)
+        added = self.add_key(
+            wanted,
+            secret,
+            name=name,
+            pin=pin,
+            kind=params.kind,
+            algorithm=params.algorithm,
+            digits=params.digits,
+            period=params.period,
+            policy=policy,
+        )
+        return added, registration
+
+    def scan(
+        self, offer: Offer | str, password: str, *, now: int | dt.datetime
+    ) -> tuple[Wallet, str]:
+        """Answer a QR activation offer with the SMS *password*; return the request to send.
+
+        The app's half of the key agreement (:mod:`softtoken.provisioning.qr_activation`) is
+        kept, sealed in the wallet, until :meth:`finish_scan` gets the issuer's response. A new
+        scan of the same serial replaces an unfinished one. Store the returned wallet before
+        sending the request.
+
+        Raises:
+            InvalidInput: the offer does not parse. MalformedCode: the password is not 8 digits.
+            DuplicateIdentity: an identity already has the offer's serial.
+            ActivationRefused: the offer has expired.
+        """
+        parsed = offer if isinstance(offer, Offer) else Offer.parse(_text(offer).strip())
+        if any(identity.serial == parsed.serial for identity in self._identities):
+            raise DuplicateIdentity()
+        request, state = qr_activation.respond(parsed, password, now=to_unix(now))
+        others = tuple(scan for scan in self._scans if scan.offer.serial != parsed.serial)
+        return attrs.evolve(self, scans=(*others, state)), request.to_text()
+
+    def pending_scans(self) -> tuple[Serial, ...]:
+        """The serials of QR activations answered and not yet finished."""
+        return tuple(scan.offer.serial for scan in self._scans)
+
+    def finish_scan(
+        self,
+        serial: Serial | str,
+        response: Response | str,
+        *,
+        name: str,
+        pin: str,
+        policy: IdentityPolicy | None = None,
+    ) -> Wallet:
+        """Finish a QR activation with the issuer's *response*: a new identity behind *pin*.
+
+        The name and the PIN are checked first, so that a refusal there leaves the scan to
+        finish later. The issuer's key confirmation is then checked in constant time; only
+        then is the identity made, with the token parameters of the offer.
+
+        Raises:
+            UnknownIdentity: no scan of this serial is pending.
+            InvalidInput: the response does not parse. PINRejected, InvalidInput: the PIN or
+                the name is refused; the scan stays pending.
+            ActivationRefused: the response is not the issuer's answer to this scan; the scan
+                stays pending.
+        """
+        wanted = Serial.of(serial)
+        state = next((scan for scan in self._scans if scan.offer.serial == wanted), None)
+        if state is None:
+            raise UnknownIdentity("no QR activation of this serial is pending")
+        check_name(name)
+        (self.policy if policy is None else policy).pin.check(pin)
+        parsed = (
+            response if isinstance(response, Response) else Response.parse(_text(response).strip())
+        )
+        secret = qr_activation.finish(state, parsed)
+        params = state.params
+        added = self.add_key(
+            wanted,
+            secret,
+            name=name,
+            pin=pin,
+            kind=params.kind,
+            algorithm=params.algorithm,
+            digits=params.digits,
+            period=params.period,
+            policy=policy,
+        )
+        return attrs.evolve(added, scans=tuple(s for s in self._scans if s is not state))
 
     def rename(self, serial: Serial | str, name: str) -> Wallet:
         """Return the wallet with the identity's display name changed.

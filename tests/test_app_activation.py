@@ -1,0 +1,149 @@
+"""The app side of activation: offline activation and QR activation through the wallet.
+
+Each test runs the issuer's half with the provisioning modules themselves, so that the wallet
+is checked against the protocol it must interoperate with, end to end.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from softtoken._kdf import ScryptParams
+from softtoken.app import Wallet
+from softtoken.exceptions import (
+    ActivationRefused,
+    DuplicateIdentity,
+    MistypedCode,
+    PINRejected,
+    UnknownIdentity,
+)
+from softtoken.hotp import TOTP
+from softtoken.pinlock import Status
+from softtoken.provisioning import RegistrationCode, Serial, TokenParams, offline, qr_activation
+from softtoken.provisioning.qr_messages import Request, Response
+from tests.wallets import DEVICE_KEY, FAST, NOW, OTHER_SERIAL, PIN, SERIAL, reload, show, wallet
+
+# A cheap KDF for the offline derivation; the real one (N = 2^18) is measured in the benchmarks.
+CHEAP = ScryptParams(log2_n=4, r=8, p=1)
+URL = "https://bank.example/activate"
+
+
+def empty() -> Wallet:
+    return Wallet.create(device_key=DEVICE_KEY, kdf=FAST)
+
+
+class TestOfflineActivation:
+    """Serial + activation code on the app, registration code at the bank, first code confirms."""
+
+    def test_end_to_end(self) -> None:
+        """The bank starts, the app answers, the bank completes and the first code confirms:
+        both hold the same secret, and the app's identity shows the confirming code."""
+        serial = Serial.parse(SERIAL)
+        activation, pending = offline.start(serial, now=NOW, kdf=CHEAP)
+        w, registration = empty().activate_offline(
+            SERIAL, activation.display, name="Banco Ejemplo", pin=PIN, kdf=CHEAP
+        )
+        w = reload(w)
+        typed = RegistrationCode.parse(registration.display)
+        outcome, pending, candidate = offline.complete(pending, typed, now=NOW)
+        assert offline.Outcome.AWAITING_FIRST_CODE == outcome
+        assert candidate is not None
+        w, shown = show(w, SERIAL, PIN)
+        assert shown.code == TOTP(candidate).generate(NOW)
+        outcome, pending, match = offline.confirm(pending, shown.code, now=NOW)
+        assert (offline.Outcome.CONFIRMED, True) == (outcome, match is not None)
+
+    def test_parameters_travel(self) -> None:
+        """An 8-digit SHA-256 token activates as one on both sides."""
+        params = TokenParams(algorithm="sha256", digits=8)
+        activation, pending = offline.start(Serial.parse(SERIAL), now=NOW, params=params, kdf=CHEAP)
+        w, registration = empty().activate_offline(
+            SERIAL, activation, name="Bank", pin=PIN, params=params, kdf=CHEAP
+        )
+        _, pending, candidate = offline.complete(pending, registration, now=NOW)
+        assert candidate is not None
+        shown = show(w, SERIAL, PIN)[1].code
+        assert TOTP(candidate, algorithm="sha256", digits=8).generate(NOW) == shown
+
+    def test_mistyped_activation_code_draws_nothing(self) -> None:
+        """A typo in the activation code is refused before anything is drawn or derived."""
+        activation, _ = offline.start(Serial.parse(SERIAL), now=NOW, kdf=CHEAP)
+        typo = activation.display[:-1] + str((int(activation.display[-1]) + 1) % 10)
+        with pytest.raises(MistypedCode):
+            empty().activate_offline(SERIAL, typo, name="Bank", pin=PIN, kdf=CHEAP)
+
+    def test_refusals_come_before_the_derivation(self) -> None:
+        """A weak PIN or a serial already held is refused before the slow derivation."""
+        activation, _ = offline.start(Serial.parse(SERIAL), now=NOW, kdf=CHEAP)
+        with pytest.raises(PINRejected):
+            empty().activate_offline(SERIAL, activation, name="Bank", pin="1234", kdf=CHEAP)
+        with pytest.raises(DuplicateIdentity):
+            wallet().activate_offline(SERIAL, activation, name="Bank", pin=PIN, kdf=CHEAP)
+
+
+class TestQRActivation:
+    """The QR offer and the SMS password on the app; the secret agreed, never sent."""
+
+    def test_end_to_end_with_the_wallet_stored_between(self) -> None:
+        """Scan, store, send; the bank accepts; finish: both hold the same secret, and the
+        device key of the activation lived only in the sealed wallet meanwhile."""
+        offer, password, pending = qr_activation.start(Serial.parse(SERIAL), now=NOW, url=URL)
+        w, request = empty().scan(offer.to_text(), password, now=NOW)
+        w = reload(w)
+        assert (Serial.parse(SERIAL),) == w.pending_scans()
+        outcome, pending, response, secret = qr_activation.accept(
+            pending, Request.parse(request), now=NOW
+        )
+        assert (qr_activation.Outcome.ACCEPTED, True) == (outcome, response is not None)
+        assert response is not None
+        assert secret is not None
+        w = reload(w.finish_scan(SERIAL, response.to_text(), name="Banco Ejemplo", pin=PIN))
+        assert () == w.pending_scans()
+        assert TOTP(secret).generate(NOW) == show(w, SERIAL, PIN)[1].code
+        assert Status.ACTIVE == w.info(SERIAL).status
+
+    def test_a_wrong_response_keeps_the_scan(self) -> None:
+        """A response that is not the bank's answer is refused, and the scan stays pending
+        for the right one."""
+        offer, password, pending = qr_activation.start(Serial.parse(SERIAL), now=NOW, url=URL)
+        w, request = empty().scan(offer, password, now=NOW)
+        forged = Response(confirmation=bytes(32))
+        with pytest.raises(ActivationRefused):
+            w.finish_scan(SERIAL, forged, name="Bank", pin=PIN)
+        _, _, response, _ = qr_activation.accept(pending, Request.parse(request), now=NOW)
+        assert response is not None
+        assert 1 == len(w.finish_scan(SERIAL, response, name="Bank", pin=PIN).identities())
+
+    def test_a_weak_pin_keeps_the_scan(self) -> None:
+        """A refused PIN at finish leaves the scan to finish with a good one."""
+        offer, password, pending = qr_activation.start(Serial.parse(SERIAL), now=NOW, url=URL)
+        w, request = empty().scan(offer, password, now=NOW)
+        _, _, response, _ = qr_activation.accept(pending, Request.parse(request), now=NOW)
+        assert response is not None
+        with pytest.raises(PINRejected):
+            w.finish_scan(SERIAL, response, name="Bank", pin="1111")
+        assert (Serial.parse(SERIAL),) == w.pending_scans()
+
+    def test_expired_offer_and_held_serial_are_refused(self) -> None:
+        """An expired offer, or the serial of an identity already held, is refused at scan."""
+        offer, password, _ = qr_activation.start(Serial.parse(OTHER_SERIAL), now=NOW, url=URL)
+        with pytest.raises(ActivationRefused):
+            empty().scan(offer, password, now=offer.expires)
+        with pytest.raises(DuplicateIdentity):
+            wallet().scan(offer, password, now=NOW)
+
+    def test_finish_without_a_scan(self) -> None:
+        """Finishing a serial that was never scanned is UnknownIdentity."""
+        with pytest.raises(UnknownIdentity):
+            empty().finish_scan(SERIAL, Response(confirmation=bytes(32)), name="B", pin=PIN)
+
+    def test_the_scan_holds_no_secret_in_the_clear(self) -> None:
+        """The sealed blob of a wallet with a scan pending holds neither the password nor the
+        activation's device key."""
+        offer, password, _ = qr_activation.start(Serial.parse(SERIAL), now=NOW, url=URL)
+        w, _ = empty().scan(offer, password, now=NOW)
+        blob = w.to_bytes()
+        (state,) = w._scans
+        assert state.private_key not in blob
+        assert password.encode() not in blob
+        assert "private" not in repr(w)
