@@ -134,14 +134,21 @@ class App:
         return Wallet.from_bytes(blob, device_key=device_key).info(SERIAL)
 
 
-@pytest.fixture
-def app(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> App:
+def new_app(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> App:
     """An App runner with a fixed clock, fast test KDF parameters and no wallet variables."""
     monkeypatch.setattr(cli_app, "KDF", INSECURE_TEST_KDF)
     monkeypatch.setattr(_input, "now", lambda: NOW)
     monkeypatch.delenv("SOFTTOKEN_WALLET", raising=False)
     monkeypatch.delenv("SOFTTOKEN_DEVICE_KEY_FILE", raising=False)
     return App(tmp_path, capsys, monkeypatch)
+
+
+@pytest.fixture
+def app(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> App:
+    """The App runner of :func:`new_app`."""
+    return new_app(tmp_path, capsys, monkeypatch)
 
 
 def mode(path: Path) -> int:

@@ -11,7 +11,7 @@ import argparse
 import os
 from typing import Final
 
-from softtoken.cli import app
+from softtoken.cli import activation, app
 from softtoken.cli._args import Parser, natural, parse_period, serial
 from softtoken.hotp import ALGORITHMS
 
@@ -48,10 +48,10 @@ def add_parsers(commands: argparse._SubParsersAction[Parser]) -> None:
                 required=default is None,
                 help=f"{what} (default: ${variable})",
             )
-        if name not in ("init", "add"):
+        if name not in ("init", "add", "activate", "scan-finish"):
             # The policy is stored in the wallet; this is here only to say so.
             parser.add_argument("--profile", dest="misplaced_profile", help=argparse.SUPPRESS)
-        if name not in ("init", "list", "adopt"):
+        if name not in ("init", "list", "adopt", "scan"):
             parser.add_argument(
                 "--serial", type=serial, required=True, help="the identity's serial"
             )
@@ -92,6 +92,57 @@ def add_parsers(commands: argparse._SubParsersAction[Parser]) -> None:
     )
     otp.add_argument("-c", "--counter", type=natural, help="HOTP initial counter (default: 0)")
     add.set_defaults(handler=app.run_add)
+
+    activate = action(
+        "activate",
+        "offline activation: the bank's serial and activation code in, a registration code out",
+        "Make an identity from the serial and the activation code the bank shows, behind a new "
+        "PIN, and print the registration code to type into the bank's page. The activation "
+        "code is read from --activation-code-file ('-': standard input), never the command "
+        "line; the token options must be the bank's.",
+    )
+    activate.add_argument("--name", required=True, help="the display name")
+    activate.add_argument(
+        "--activation-code-file", metavar="PATH", required=True, help="('-': standard input)"
+    )
+    _add_pin_file(activate)
+    _add_profile(activate, "this identity's policy, stored with it (default: the wallet's)", None)
+    token = activate.add_argument_group("token (the bank's; default TOTP, SHA1, 6 digits, 30 s)")
+    token.add_argument("-d", "--digits", type=natural, metavar="N", help="code length")
+    token.add_argument("--algorithm", type=str.lower, choices=sorted(ALGORITHMS), help="HMAC hash")
+    token.add_argument("-s", "--period", type=parse_period, metavar="SECONDS", help="TOTP step")
+    activate.set_defaults(handler=activation.run_activate)
+
+    scan = action(
+        "scan",
+        "QR activation: answer the bank's offer with the SMS password",
+        "Answer the offer the bank's QR code holds (its text, from --offer-file) with the "
+        "8-digit password sent by SMS (--password-file, or standard input), and print the "
+        "request to send to the bank. The activation's device key stays sealed in the wallet "
+        "until 'app scan-finish'.",
+    )
+    scan.add_argument(
+        "--offer-file", metavar="PATH", required=True, help="the offer's text ('-': stdin)"
+    )
+    scan.add_argument(
+        "--password-file", metavar="PATH", help="the SMS password (default: standard input)"
+    )
+    scan.set_defaults(handler=activation.run_scan)
+
+    finish = action(
+        "scan-finish",
+        "QR activation: the bank's response; the identity is made behind a new PIN",
+        "Check the bank's response to 'app scan' (its key confirmation) and make the identity "
+        "behind a new PIN. A response that does not answer the scan is refused, and the scan "
+        "is kept for the right one.",
+    )
+    finish.add_argument("--name", required=True, help="the display name")
+    finish.add_argument(
+        "--response-file", metavar="PATH", required=True, help="the bank's response ('-': stdin)"
+    )
+    _add_pin_file(finish)
+    _add_profile(finish, "this identity's policy, stored with it (default: the wallet's)", None)
+    finish.set_defaults(handler=activation.run_scan_finish)
 
     listing = action(
         "list",

@@ -1,0 +1,140 @@
+"""``softtoken app activate``, ``app scan`` and ``app scan-finish``: the app's side of activation.
+
+- ``app activate`` is offline activation: the serial and the activation code the bank shows go
+  in, a new identity is made behind a new PIN, and the registration code to type into the
+  bank's page comes out (:meth:`softtoken.app.Wallet.activate_offline`).
+- ``app scan`` answers a QR activation offer with the SMS password and prints the request to
+  send to the bank; the activation's device key stays sealed in the wallet. ``app scan-finish``
+  takes the bank's response, checks its key confirmation and makes the identity
+  (:meth:`~softtoken.app.Wallet.scan`, :meth:`~softtoken.app.Wallet.finish_scan`).
+
+Activation codes, passwords and PINs come from files or standard input, never the command line.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from softtoken._kdf import ScryptParams
+from softtoken.app import IdentityPolicy, Wallet
+from softtoken.cli import _input, app
+from softtoken.cli._args import EXIT_OK
+from softtoken.cli._input import BadInput, Usage, read_pin, read_text
+from softtoken.cli._messages import check_pin_shape, pin_rejected
+from softtoken.cli._wallet import wallet_file
+from softtoken.exceptions import ActivationRefused, PINRejected
+from softtoken.provisioning import TokenParams
+from softtoken.provisioning.offline import OFFLINE_KDF
+
+__all__ = ["ACTIVATION_KDF", "run_activate", "run_scan", "run_scan_finish"]
+
+ACTIVATION_KDF: ScryptParams = OFFLINE_KDF
+"""The scrypt parameters of offline activation (about 0.5 s), which must be the bank's. The test
+suite, and nothing else, replaces this attribute with cheap ones (by monkeypatching)."""
+
+_REFUSED = (
+    "the bank's response does not answer this scan (tampered, another activation's, or not "
+    "the bank's); the scan is kept for the right one"
+)
+
+
+def _policy(args: argparse.Namespace) -> IdentityPolicy | None:
+    if args.profile is None:
+        return None
+    return IdentityPolicy.from_profile(app.PROFILES[args.profile])
+
+
+def _one_stdin(secret_source: str | None, pin_file: str | None, what: str) -> None:
+    if secret_source == "-" and pin_file in (None, "-"):
+        raise Usage(f"{what} and the PIN cannot both come from standard input: use --pin-file")
+
+
+def _new_pin(args: argparse.Namespace, wallet: Wallet, policy: IdentityPolicy | None) -> str:
+    rules = (wallet.policy if policy is None else policy).pin
+    pin = read_pin(args.pin_file, prompt="New PIN: ", confirm=True)
+    check_pin_shape(pin, rules.min_length, rules.max_length)
+    return pin
+
+
+def run_activate(args: argparse.Namespace) -> int:
+    """``app activate``: offline activation; prints the registration code."""
+    _one_stdin(args.activation_code_file, args.pin_file, "the activation code")
+    params = TokenParams(
+        algorithm=args.algorithm or "sha1",
+        digits=6 if args.digits is None else args.digits,
+        period=30 if args.period is None else args.period,
+    )
+    stored = wallet_file(args, kdf=app.KDF)
+    policy = _policy(args)
+    activation_code = read_text(args.activation_code_file, option="--activation-code-file")
+    pin = _new_pin(args, stored.read(), policy)
+    shown: list[str] = []
+
+    def activate(wallet: Wallet) -> Wallet:
+        changed, registration = wallet.activate_offline(
+            args.serial,
+            activation_code.strip(),
+            name=args.name,
+            pin=pin,
+            params=params,
+            policy=policy,
+            kdf=ACTIVATION_KDF,
+        )
+        shown.append(registration.display)
+        return changed
+
+    try:
+        stored.update(activate)
+    except PINRejected as error:
+        raise BadInput(pin_rejected(error)) from None
+    # The identity is stored before the registration code is shown.
+    print(f"registration code: {shown[0]}")
+    return EXIT_OK
+
+
+def run_scan(args: argparse.Namespace) -> int:
+    """``app scan``: answer an offer with the SMS password; prints the request for the bank."""
+    if args.offer_file == "-" and args.password_file in (None, "-"):
+        raise Usage(
+            "the offer and the password cannot both come from standard input: use --password-file"
+        )
+    stored = wallet_file(args, kdf=app.KDF)
+    offer = read_text(args.offer_file, option="--offer-file")
+    password = read_text(args.password_file or "-", option="--password-file")
+    requests: list[str] = []
+
+    def scan(wallet: Wallet) -> Wallet:
+        changed, request = wallet.scan(offer.strip(), password.strip(), now=_input.now())
+        requests.append(request)
+        return changed
+
+    try:
+        stored.update(scan)
+    except ActivationRefused:
+        raise BadInput("the offer has expired; ask the bank for a new one") from None
+    # The activation's device key is stored before the request leaves.
+    print(requests[0])
+    return EXIT_OK
+
+
+def run_scan_finish(args: argparse.Namespace) -> int:
+    """``app scan-finish``: the bank's response; the identity is made behind a new PIN."""
+    _one_stdin(args.response_file, args.pin_file, "the response")
+    stored = wallet_file(args, kdf=app.KDF)
+    policy = _policy(args)
+    response = read_text(args.response_file, option="--response-file")
+    pin = _new_pin(args, stored.read(), policy)
+
+    def finish(wallet: Wallet) -> Wallet:
+        return wallet.finish_scan(
+            args.serial, response.strip(), name=args.name, pin=pin, policy=policy
+        )
+
+    try:
+        stored.update(finish)
+    except PINRejected as error:
+        raise BadInput(pin_rejected(error)) from None
+    except ActivationRefused:
+        raise BadInput(_REFUSED) from None
+    print("activated")
+    return EXIT_OK

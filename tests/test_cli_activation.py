@@ -1,0 +1,148 @@
+"""Tests for ``softtoken app activate``, ``app scan`` and ``app scan-finish``.
+
+The bank's half runs with the provisioning modules, so that the command is checked against the
+protocol it must interoperate with.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from softtoken import TOTP
+from softtoken._kdf import ScryptParams
+from softtoken.cli import _input, activation
+from softtoken.provisioning import RegistrationCode, Serial, offline, qr_activation
+from softtoken.provisioning.qr_messages import Request
+from tests.test_cli_app import NOW, PIN, SERIAL, App, new_app
+
+CHEAP = ScryptParams(log2_n=4, r=8, p=1)
+URL = "https://bank.example/activate"
+
+
+@pytest.fixture
+def app(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> App:
+    """The App runner, with offline activation on cheap parameters (the bank's side below uses
+    them too)."""
+    monkeypatch.setattr(activation, "ACTIVATION_KDF", CHEAP)
+    return new_app(tmp_path, capsys, monkeypatch)
+
+
+class TestActivate:
+    """``app activate``: serial and activation code in, registration code out."""
+
+    def test_end_to_end(self, app: App) -> None:
+        """The printed registration code completes the bank's activation, and the identity's
+        first code confirms it."""
+        assert 0 == app("init").status
+        code, pending = offline.start(Serial.parse(SERIAL), now=NOW, kdf=CHEAP)
+        codes = app.file("activation.txt", code.display + "\n")
+        result = app(
+            "activate", "--serial", SERIAL, "--name", "Banco Ejemplo",
+            "--activation-code-file", codes, stdin=PIN + "\n",
+        )  # fmt: skip
+        assert 0 == result.status
+        found = re.fullmatch(r"registration code: (\d{5}-\d{5})\n", result.out)
+        assert found is not None
+        _, pending, secret = offline.complete(
+            pending, RegistrationCode.parse(found.group(1)), now=NOW
+        )
+        assert secret is not None
+        shown = app.code(PIN)
+        assert (0, TOTP(secret).generate(NOW) + "\n") == (shown.status, shown.out)
+        assert offline.Outcome.CONFIRMED == offline.confirm(pending, shown.out.strip(), now=NOW)[0]
+
+    def test_the_activation_code_is_never_an_argument(self, app: App) -> None:
+        """There is no option that takes the activation code itself."""
+        assert 0 == app("init").status
+        result = app(
+            "activate", "--serial", SERIAL, "--name", "B", "--activation-code", "1234",
+            stdin=PIN + "\n",
+        )  # fmt: skip
+        assert 2 == result.status
+        assert "1234" not in result.err
+
+    def test_mistyped_activation_code(self, app: App) -> None:
+        """A typo in the activation code is refused, costs nothing, and is not repeated."""
+        assert 0 == app("init").status
+        code, _ = offline.start(Serial.parse(SERIAL), now=NOW, kdf=CHEAP)
+        typo = code.display[:-1] + str((int(code.display[-1]) + 1) % 10)
+        result = app(
+            "activate", "--serial", SERIAL, "--name", "B",
+            "--activation-code-file", app.file("a.txt", typo), stdin=PIN + "\n",
+        )  # fmt: skip
+        assert 2 == result.status
+        assert typo[:4] not in result.err
+        assert [] == app.listing()
+
+    def test_code_and_pin_not_both_on_stdin(self, app: App) -> None:
+        """Standard input cannot carry both the activation code and the PIN."""
+        assert 0 == app("init").status
+        result = app(
+            "activate", "--serial", SERIAL, "--name", "B", "--activation-code-file", "-",
+            stdin="x",
+        )  # fmt: skip
+        assert 2 == result.status
+        assert "--pin-file" in result.err
+
+
+class TestScan:
+    """``app scan`` then ``app scan-finish``: the QR offer, the SMS password, the response."""
+
+    def test_end_to_end(self, app: App, tmp_path: Path) -> None:
+        """The printed request is accepted by the bank; its response makes the identity, whose
+        codes are the bank's."""
+        assert 0 == app("init").status
+        offer, password, pending = qr_activation.start(Serial.parse(SERIAL), now=NOW, url=URL)
+        result = app(
+            "scan", "--offer-file", app.file("offer.txt", offer.to_text() + "\n"),
+            stdin=password + "\n",
+        )  # fmt: skip
+        assert (0, "") == (result.status, result.err)
+        assert password not in result.out
+        outcome, pending, response, secret = qr_activation.accept(
+            pending, Request.parse(result.out.strip()), now=NOW
+        )
+        assert qr_activation.Outcome.ACCEPTED == outcome
+        assert response is not None
+        assert secret is not None
+        finished = app(
+            "scan-finish", "--serial", SERIAL, "--name", "Banco Ejemplo",
+            "--response-file", app.file("response.txt", response.to_text()), stdin=PIN + "\n",
+        )  # fmt: skip
+        assert (0, "activated\n") == (finished.status, finished.out)
+        assert TOTP(secret).generate(NOW) + "\n" == app.code(PIN).out
+
+    def test_a_wrong_response_is_refused_and_the_scan_kept(self, app: App) -> None:
+        """A response to another activation is refused; the right one still finishes."""
+        assert 0 == app("init").status
+        offer, password, pending = qr_activation.start(Serial.parse(SERIAL), now=NOW, url=URL)
+        other, other_password, other_pending = qr_activation.start(
+            Serial.parse("55501-00001"), now=NOW, url=URL
+        )
+        scanned = app("scan", "--offer-file", app.file("o.txt", offer.to_text()), stdin=password)
+        _, _, response, _ = qr_activation.accept(
+            pending, Request.parse(scanned.out.strip()), now=NOW
+        )
+        request, _ = qr_activation.respond(other, other_password, now=NOW)
+        _, _, foreign, _ = qr_activation.accept(other_pending, request, now=NOW)
+        assert response is not None
+        assert foreign is not None
+        argv = ("scan-finish", "--serial", SERIAL, "--name", "B", "--response-file")
+        refused = app(*argv, app.file("f.txt", foreign.to_text()), stdin=PIN + "\n")
+        assert 2 == refused.status
+        assert "the scan is kept for the right one" in refused.err
+        assert 0 == app(*argv, app.file("r.txt", response.to_text()), stdin=PIN + "\n").status
+
+    def test_expired_offer(self, app: App, monkeypatch: pytest.MonkeyPatch) -> None:
+        """An offer scanned after its expiry is refused with a word on what to do."""
+        assert 0 == app("init").status
+        offer, password, _ = qr_activation.start(Serial.parse(SERIAL), now=NOW, url=URL)
+        monkeypatch.setattr(_input, "now", lambda: offer.expires)
+        result = app("scan", "--offer-file", app.file("o.txt", offer.to_text()), stdin=password)
+        assert (2, "softtoken: error: the offer has expired; ask the bank for a new one\n") == (
+            result.status,
+            result.err,
+        )
