@@ -137,6 +137,17 @@ class TestSecretFields:
         """A class with secret fields hashes, on its public fields only."""
         assert hash(self.Holder(1, b"a")) == hash(self.Holder(1, b"b"))
 
+    def test_a_secret_value_compares_with_its_own_equality(self) -> None:
+        """A field holding a value with secret fields of its own (not bytes or str) compares
+        by that value's equality, so two equal decodings are equal."""
+
+        @attrs.frozen
+        class Outer:
+            inner: TestSecretFields.Holder = attrs.field(**SECRET)
+
+        assert Outer(self.Holder(1, b"a")) == Outer(self.Holder(1, b"a"))
+        assert Outer(self.Holder(1, b"a")) != Outer(self.Holder(1, b"b"))
+
     def test_equality_by_value_with_none(self) -> None:
         """Equal secrets compare equal, unequal ones do not, and None equals only None."""
         assert self.Holder(1, b"a", None) == self.Holder(1, b"a", None)

@@ -11,12 +11,14 @@ __all__ = ["SECRET"]
 
 
 def _equal(a: object, b: object) -> bool:
-    """Constant-time equality of two secrets (bytes, or ASCII str), where None is a value."""
+    """Constant-time equality of two secrets (bytes, or ASCII str). Anything else (None, or a
+    value such as an ActivationCode that compares its own secret in constant time) compares
+    with its own ``==``."""
     if isinstance(a, bytes) and isinstance(b, bytes):
         return compare_digest(a, b)
     if isinstance(a, str) and isinstance(b, str):
         return compare_digest(a, b)
-    return a is b
+    return a == b
 
 
 SECRET: Final[dict[str, Any]] = {

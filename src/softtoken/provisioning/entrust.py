@@ -56,6 +56,7 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
 
 from softtoken._checks import check_int, valid_or_none
+from softtoken._secret import SECRET
 from softtoken.exceptions import ActivationRefused, InvalidInput, InvalidURI
 from softtoken.provisioning.identifiers import ActivationCode, RegistrationCode, Serial
 from softtoken.provisioning.params import TokenParams
@@ -213,8 +214,7 @@ class LegacyActivation:
     Attributes:
         serial: the token's serial (public).
         activation_code: the activation code. A secret: left out of ``repr`` and the hash, and
-            compared in constant time (by :class:`~softtoken.provisioning.ActivationCode`
-            itself; ``SECRET``'s comparison is for ``str`` and ``bytes`` fields).
+            compared in constant time (by :class:`~softtoken.provisioning.ActivationCode`).
         policy: the policy exactly as the QR carried it, a JSON text such as
             ``{"allowUnsecured":"false",...}``, or None when the QR had none. Kept as text, not
             parsed, because :func:`derive_secret` hashes its exact bytes, which a parse and a
@@ -225,7 +225,7 @@ class LegacyActivation:
 
     serial: Serial = attrs.field(validator=attrs.validators.instance_of(Serial))
     activation_code: ActivationCode = attrs.field(
-        repr=False, hash=False, validator=attrs.validators.instance_of(ActivationCode)
+        validator=attrs.validators.instance_of(ActivationCode), **SECRET
     )
     policy: str | None = attrs.field(
         validator=attrs.validators.optional(attrs.validators.instance_of(str))
