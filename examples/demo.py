@@ -3,10 +3,11 @@
 Chapters 1 to 6 follow one TOTP token from creation to a refused replay. Chapters 7 to 14 tell
 the app side: an Entrust-style wallet file holds an identity behind a PIN, five wrong PINs lock
 it, the bank answers the app's reset code with an unlock code, a new PIN opens it again, and an
-old copy of the wallet file is refused.
+old copy of the wallet file is refused. Chapter 15 activates a token offline: a serial and an
+activation code in, a registration code out, and the first code confirms.
 
 Run it with ``make demo``, or ``python examples/demo.py``. It needs no network and finishes in
-about five seconds, most of it the real scrypt PIN hashing (``PHONE_KDF``, 0.27 s a hash). Each
+about seven seconds, most of it the real scrypt PIN hashing (``PHONE_KDF``, 0.27 s a hash). Each
 chapter is a small function called from :func:`main`. The bank and the people are invented.
 
 Keys are drawn from the CSPRNG and never printed: the token's ``repr`` hides the key and the URI
@@ -23,8 +24,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from softtoken import TOTP, InvalidCode, Match, _random, generate_key
-from softtoken.app import DEVICE_KEY_LENGTH, FileVersionGuard, IdentityPolicy, WalletFile
+from softtoken._kdf import ScryptParams
+from softtoken.app import DEVICE_KEY_LENGTH, FileVersionGuard, IdentityPolicy, Wallet, WalletFile
 from softtoken.exceptions import (
+    MistypedCode,
     NotAccepted,
     PINLocked,
     PINRejected,
@@ -33,7 +36,8 @@ from softtoken.exceptions import (
     WrongPIN,
 )
 from softtoken.pinlock import ENTRUST_LIKE, PHONE_KDF, KDFParams, PINRejection, Status
-from softtoken.provisioning import build_uri, parse_uri
+from softtoken.provisioning import RegistrationCode, Serial, build_uri, offline, parse_uri
+from softtoken.provisioning.offline import OFFLINE_KDF
 from softtoken.render import qr_text
 from softtoken.unlock import compute_unlock_code, display_reset_code
 
@@ -47,6 +51,10 @@ NEW_NAME = "Banco Ejemplo - ahorros"
 # The app's PIN hashing cost. The tests swap in fast test parameters; the demo itself uses the
 # real ones.
 APP_KDF: KDFParams = PHONE_KDF
+# The cost of offline activation's derivation, which the bank's must match (0.5 s each side).
+APP_ACTIVATION_KDF: ScryptParams = OFFLINE_KDF
+# The token the bank activates offline in chapter 15.
+ACTIVATION_SERIAL = "55501-00001"
 # Demo inputs. The refused ones are printed, to show the policy; the accepted ones never are.
 WEAK_PINS = ("1111", "1234")
 FIRST_PIN = "2580"
@@ -334,6 +342,51 @@ def app_story(now: int) -> bool:
         return chose and shown and refuse_rollback(app, now)
 
 
+def offline_activation(now: int) -> bool:
+    """Chapter 15: the bank shows a serial and an activation code, the app answers with a
+    registration code, the bank completes, and the app's first code confirms the token."""
+    heading(15, "Offline activation")
+    serial = Serial.parse(ACTIVATION_SERIAL)
+    activation_code, pending = offline.start(serial, now=now, kdf=APP_ACTIVATION_KDF)
+    print(f"The bank's page shows serial {serial.display} and a one-time activation code,")
+    print(f"{activation_code.display}, which expires in 72 hours.")
+    with tempfile.TemporaryDirectory(prefix="softtoken-demo-") as folder:
+        app = open_app(Path(folder))
+        app.create(policy=IdentityPolicy.from_profile(ENTRUST_LIKE))
+        shown: list[RegistrationCode] = []
+
+        def activate(wallet: Wallet) -> Wallet:
+            changed, registration = wallet.activate_offline(
+                serial,
+                activation_code.display,
+                name="Banco Ejemplo",
+                pin=FIRST_PIN,
+                kdf=APP_ACTIVATION_KDF,
+            )
+            shown.append(registration)
+            return changed
+
+        app.update(activate)
+        registration = shown[0]
+        print(f"The app derives the secret and shows registration code {registration.display}.")
+        typo = registration.display[:-1] + str((int(registration.display[-1]) + 1) % 10)
+        try:
+            RegistrationCode.parse(typo)
+        except MistypedCode:
+            print("A typo in it is caught by its check digit at the bank, and costs nothing.")
+        outcome, pending, secret = offline.complete(
+            pending, RegistrationCode.parse(registration.display), now=now
+        )
+        print(f"The bank derives the same secret: {outcome.value.replace('_', ' ')}.")
+        first = app.code(serial, FIRST_PIN, now=now)
+        outcome, pending, match = offline.confirm(pending, first, now=now)
+        print(f"The app's first code, {first}, confirms it: {outcome.value}.")
+        return report(
+            match is not None and secret is not None and TOTP(secret).generate(now) == first,
+            "the offline activation did not confirm",
+        )
+
+
 def main() -> int:
     """Tell the story; return 0 if every step had the expected outcome, 1 otherwise."""
     # The demo is an edge, so it reads the wall clock, once: every chapter sees the same time.
@@ -348,6 +401,7 @@ def main() -> int:
         show_replay_refused(token, code, now, last_step=match.counter),
         show_old_code_refused(token, now),
         app_story(now),
+        offline_activation(now),
     ]
     print()
     return 0 if all(outcomes) else 1

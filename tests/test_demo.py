@@ -15,6 +15,7 @@ import pytest
 
 from softtoken import TOTP, _random
 from softtoken._encoding import b32encode
+from softtoken._kdf import ScryptParams
 from softtoken.app import CodeResult, UnlockResult, Wallet, WalletFile
 from softtoken.pinlock import INSECURE_TEST_KDF, Status
 from softtoken.unlock import compute_unlock_code
@@ -55,6 +56,7 @@ def demo(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     monkeypatch.setattr(module, "APP_KDF", INSECURE_TEST_KDF)
+    monkeypatch.setattr(module, "APP_ACTIVATION_KDF", ScryptParams(log2_n=4, r=8, p=1))
     monkeypatch.setattr(module.time, "time", lambda: float(NOW))
     return module
 
@@ -74,10 +76,10 @@ class TestDemo:
         assert 0 == demo.main()
 
     def test_chapters_in_order(self, demo: ModuleType, capsys: pytest.CaptureFixture[str]) -> None:
-        """The fourteen chapters appear, with their headings, in the story's order."""
+        """The fifteen chapters appear, with their headings, in the story's order."""
         demo.main()
         out = capsys.readouterr().out
-        headings = [f"\n{n}. " for n in range(1, 15)]
+        headings = [f"\n{n}. " for n in range(1, 16)]
         positions = [out.find(heading) for heading in headings]
         assert -1 not in positions
         assert sorted(positions) == positions
@@ -120,6 +122,7 @@ class TestDemo:
         assert (0, "") == (result.returncode, result.stderr)
         assert "6. A code from 3 steps ago" in result.stdout
         assert "14. An old copy of the wallet" in result.stdout
+        assert "15. Offline activation" in result.stdout
         assert "fast test KDF" not in result.stdout
         assert "UNEXPECTED" not in result.stdout
 
@@ -187,6 +190,17 @@ class TestAppChapters:
         text = chapter(capsys.readouterr().out, 14)
         assert "The app refuses it: the wallet is older than the newest one saved" in text
 
+    def test_offline_activation(self, demo: ModuleType, capsys: pytest.CaptureFixture[str]) -> None:
+        """Chapter 15: serial and activation code shown, a registration code answered, the
+        bank completing and the first code confirming."""
+        demo.main()
+        text = chapter(capsys.readouterr().out, 15)
+        assert "shows serial 55501-00001 and a one-time activation code," in text
+        assert re.search(r"registration code \d{5}-\d{5}\.", text)
+        assert "caught by its check digit at the bank, and costs nothing" in text
+        assert "The bank derives the same secret: awaiting first code." in text
+        assert re.search(r"first code, \d{6}, confirms it: confirmed\.", text)
+
     def test_every_check_is_made_on_a_stored_attempt(
         self, demo: ModuleType, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
     ) -> None:
@@ -203,7 +217,7 @@ class TestAppChapters:
 
         def on_disk(wallet: Wallet) -> bool:
             stored = Wallet.from_bytes(
-                files[0].path.read_bytes(), device_key=wallet.device_key, kdf=wallet.kdf
+                files[-1].path.read_bytes(), device_key=wallet.device_key, kdf=wallet.kdf
             )
             info = wallet.info("93171-12184")
             return stored == wallet and (info.attempt_open or info.status is not Status.ACTIVE)
@@ -226,8 +240,8 @@ class TestAppChapters:
 
         assert 0 == demo.main()
         # One right PIN, five wrong and one while locked, three unlock tries, two PINs after,
-        # one more wrong PIN before the rollback.
-        assert [True] * 13 == checked
+        # one more wrong PIN before the rollback, and the first code of chapter 15.
+        assert [True] * 14 == checked
         assert "stored before its PIN is checked" in chapter(capsys.readouterr().out, 9)
 
     def test_unexpected_outcome_fails(
