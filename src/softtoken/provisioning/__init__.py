@@ -4,6 +4,12 @@
   of an activation, each with a Luhn check digit (:mod:`softtoken.provisioning.identifiers`).
 - :class:`TokenParams` says what codes a provisioned token makes.
 - :class:`KeyURI`, :func:`build_uri` and :func:`parse_uri` write and strictly read Key URIs.
+- :mod:`~softtoken.provisioning.offline` (serial and activation code in, registration code
+  out), :mod:`~softtoken.provisioning.qr_activation` (a QR offer and an SMS password; the
+  secret never travels) and :mod:`~softtoken.provisioning.enrollment` (standard apps, with a
+  first code to confirm) are the activation flows, as pure functions of values.
+- :mod:`softtoken.provisioning.entrust` reads Entrust-style tokens for migration. It is weak,
+  and is imported explicitly only.
 - :class:`CompatibilityProfile` and :func:`check_compatibility` warn when an app is known to
   ignore or refuse a parameter, with profiles for common apps.
 
@@ -13,6 +19,7 @@ module that imports segno, so that importing provisioning or the app side never 
 
 from __future__ import annotations
 
+from softtoken.provisioning import enrollment, offline, qr_activation
 from softtoken.provisioning.identifiers import ActivationCode, RegistrationCode, Serial
 from softtoken.provisioning.params import DEFAULT_PARAMS, TokenParams
 from softtoken.provisioning.profiles import (
@@ -42,5 +49,8 @@ __all__ = [
     "TokenParams",
     "build_uri",
     "check_compatibility",
+    "enrollment",
+    "offline",
     "parse_uri",
+    "qr_activation",
 ]
