@@ -1,12 +1,18 @@
-"""The ``softtoken`` command: codes, verification, Key URIs, QR codes, an app wallet, unlock codes.
+"""The ``softtoken`` command: codes, Key URIs and QR codes, an app wallet, activation, migration.
 
 The command is an edge of the library (ARCHITECTURE.md, layer 4), so it is the one place that may
 read the clock, the terminal and files of the user's choosing. Everything it computes goes
 through the public API. One module per command group:
 
-- :mod:`~softtoken.cli.otp`: ``code``, ``verify`` and ``unlock-code`` (the bank's side);
+- :mod:`~softtoken.cli.otp`: ``code``, ``verify`` and ``unlock-code`` (the bank's side of an
+  unlock);
 - :mod:`~softtoken.cli.uri`: ``uri`` and ``qr``;
-- :mod:`~softtoken.cli.app`: ``app init/add/list/rename/delete/code/reset-code/unlock``;
+- :mod:`~softtoken.cli.app`: ``app init/add/list/adopt/rename/delete/code/reset-code/unlock``,
+  a phone authenticator's wallet;
+- :mod:`~softtoken.cli.activation`: ``app activate`` (offline activation) and ``app scan`` and
+  ``app scan-finish`` (QR activation), the app's side of activation;
+- :mod:`~softtoken.cli.entrust`: ``entrust derive`` and ``entrust decrypt-qr``, the bank's side
+  of Entrust-style legacy tokens, for migration only;
 - ``_main`` (the entry point and the one mapping from errors to messages), ``_args`` (the parser
   and argument types), ``_input`` (the clock, files, standard input), ``_common`` and ``_token``
   (the key and token options), ``_app_parser``, ``_wallet`` and ``_messages`` (the app group).
@@ -14,8 +20,9 @@ through the public API. One module per command group:
 Promises:
 
 - The key is never printed: not in results, not in errors, not in argparse's messages, not with
-  ``--verbose``. Only ``softtoken uri`` (without ``--masked``) and ``softtoken qr`` output it,
-  on purpose. PINs, codes and URIs given as input are never repeated either.
+  ``--verbose``. Only ``softtoken uri`` (without ``--masked``), ``softtoken qr`` and
+  ``softtoken entrust derive`` output a key, on purpose. PINs, codes and URIs given as input
+  are never repeated either.
 - Options are never abbreviated, and no argparse message repeats a value: messages that would
   quote one are rewritten without it, and unknown ones are replaced by a generic message.
 - Inputs (``--key-file``, ``--uri-file``, ``--pin-file``, the code files and standard input)
@@ -43,7 +50,12 @@ Promises:
   command never gives a free guess. They exit 0 on success, 1 when the PIN or the unlock code
   is not accepted (or the identity is locked or wiped), and 2 on bad usage or input. Each
   identity's policy (lock or wipe, PIN rules) is stored in the wallet: ``--profile`` sets it at
-  ``app init`` (the wallet's default) and ``app add`` only, and no option can weaken it.
+  ``app init`` (the wallet's default) and when an identity is made (``app add``, ``app
+  activate``, ``app scan-finish``) only, and no option can weaken it.
+- Activation codes, SMS passwords and the activation messages are read from files or standard
+  input, never from the command line. ``app activate`` stores the new identity before it prints
+  the registration code, and ``app scan`` stores the activation's private key before it prints
+  the request.
 """
 
 from __future__ import annotations
