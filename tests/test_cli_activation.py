@@ -74,6 +74,7 @@ class TestActivate:
             "--activation-code-file", app.file("a.txt", typo), stdin=PIN + "\n",
         )  # fmt: skip
         assert 2 == result.status
+        assert "the activation code's check digit does not match; read it again" in result.err
         assert typo[:4] not in result.err
         assert [] == app.listing()
 

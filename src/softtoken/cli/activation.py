@@ -22,8 +22,8 @@ from softtoken.cli._args import EXIT_OK
 from softtoken.cli._input import BadInput, Usage, read_pin, read_text
 from softtoken.cli._messages import check_pin_shape, pin_rejected
 from softtoken.cli._wallet import wallet_file
-from softtoken.exceptions import ActivationRefused, PINRejected
-from softtoken.provisioning import TokenParams
+from softtoken.exceptions import ActivationRefused, InvalidInput, MistypedCode, PINRejected
+from softtoken.provisioning import ActivationCode, TokenParams
 from softtoken.provisioning.offline import OFFLINE_KDF
 
 __all__ = ["ACTIVATION_KDF", "run_activate", "run_scan", "run_scan_finish"]
@@ -56,6 +56,18 @@ def _new_pin(args: argparse.Namespace, wallet: Wallet, policy: IdentityPolicy | 
     return pin
 
 
+def _activation_code(text: str) -> ActivationCode:
+    """The activation code typed, or a message that names it (the check digit's, or its shape)."""
+    problem = None
+    try:
+        return ActivationCode.parse(text)
+    except MistypedCode:
+        problem = "the activation code's check digit does not match; read it again"
+    except InvalidInput:
+        problem = "an activation code is 16 digits, written NNNN-NNNN-NNNN-NNNN or plain"
+    raise BadInput(problem)
+
+
 def run_activate(args: argparse.Namespace) -> int:
     """``app activate``: offline activation; prints the registration code."""
     _one_stdin(args.activation_code_file, args.pin_file, "the activation code")
@@ -66,14 +78,16 @@ def run_activate(args: argparse.Namespace) -> int:
     )
     stored = wallet_file(args, kdf=app.KDF)
     policy = _policy(args)
-    activation_code = read_text(args.activation_code_file, option="--activation-code-file")
+    activation_code = _activation_code(
+        read_text(args.activation_code_file, option="--activation-code-file")
+    )
     pin = _new_pin(args, stored.read(), policy)
     shown: list[str] = []
 
     def activate(wallet: Wallet) -> Wallet:
         changed, registration = wallet.activate_offline(
             args.serial,
-            activation_code.strip(),
+            activation_code,
             name=args.name,
             pin=pin,
             params=params,

@@ -50,9 +50,9 @@ class _Identifier:
     @classmethod
     def _check(cls, value: object) -> None:
         if type(value) is not str:
-            raise TypeError(f"a {cls.NAME} is built from str")
+            raise TypeError(f"{cls.NAME} is built from str")
         if not (len(value) == cls.LENGTH and _is_digits(value)):
-            raise InvalidIdentifier(f"a {cls.NAME} is {cls.LENGTH} ASCII digits")
+            raise InvalidIdentifier(f"{cls.NAME} is {cls.LENGTH} ASCII digits")
         if not luhn_valid(value):
             raise MistypedCode()
 
@@ -67,13 +67,13 @@ class _Identifier:
             Neither message includes the text.
         """
         if type(text) is not str:
-            raise TypeError(f"a {cls.NAME} must be str")
+            raise TypeError(f"{cls.NAME} must be str")
         stripped = text.strip(_WHITESPACE)
         bare = stripped.replace("-", "")
         # Either no dash at all, or exactly the display grouping; the constructor then checks
         # the digits and the check digit.
         if stripped not in (bare, "-".join(_groups(bare, cls.GROUPS))):
-            raise InvalidIdentifier(f"a {cls.NAME} is written as its digits or {cls._shape()}")
+            raise InvalidIdentifier(f"{cls.NAME} is written as its digits or {cls._shape()}")
         return cls(bare)  # type: ignore[call-arg]
 
     @classmethod
@@ -116,7 +116,7 @@ class Serial(_Identifier):
 
     LENGTH: ClassVar[int] = 10
     GROUPS: ClassVar[tuple[int, ...]] = (5, 5)
-    NAME: ClassVar[str] = "serial"
+    NAME: ClassVar[str] = "a serial"
     digits: str = attrs.field(validator=_validate)
 
     @classmethod
@@ -145,7 +145,7 @@ class ActivationCode(_Identifier):
 
     LENGTH: ClassVar[int] = 16
     GROUPS: ClassVar[tuple[int, ...]] = (4, 4, 4, 4)
-    NAME: ClassVar[str] = "activation code"
+    NAME: ClassVar[str] = "an activation code"
     digits: str = attrs.field(validator=_validate, **SECRET)
 
     @classmethod
@@ -168,7 +168,7 @@ class RegistrationCode(_Identifier):
 
     LENGTH: ClassVar[int] = 10
     GROUPS: ClassVar[tuple[int, ...]] = (5, 5)
-    NAME: ClassVar[str] = "registration code"
+    NAME: ClassVar[str] = "a registration code"
     digits: str = attrs.field(validator=_validate, **SECRET)
 
     @classmethod

@@ -63,8 +63,9 @@ derivation took 0.51 to 0.55 s (median 0.53 s) on one core of this project's 2-c
   about 16.8 core-years (5.3 · 10^8 core-seconds) for the whole search, half that on average.
   More cores or GPUs shorten the wait, not the work: a rented cluster can afford it.
 - The Entrust-style design (``softtoken.provisioning.entrust``) lets the device add 16 bits and
-  stretches with 8 iterations of PBKDF2-SHA256: the whole search of 2^16 took 0.2 s on one
-  core here (3.0 µs a guess), about 2.7 · 10^9 times less work.
+  stretches with 8 iterations of PBKDF2-SHA256: the whole search of 2^16 took 0.2 to 0.3 s on
+  one core here (3 to 4 µs a guess, ``benchmarks/bench_provisioning.py``), about 2 · 10^9
+  times less work.
 - Whoever holds the activation code and reaches the registration step before the user does can
   activate a device of their own; the user's activation is then refused. The activation code is
   a bearer secret until then.

@@ -80,6 +80,7 @@ _PROBE_KEY: Final = bytes(KEY_BYTES)
 
 
 def b64(data: bytes) -> str:
+    """*data* in unpadded base64url (RFC 4648 §5), the one spelling of every binary field."""
     return base64.urlsafe_b64encode(data).decode("ascii").rstrip("=")
 
 
@@ -93,6 +94,7 @@ def unb64(text: str, size: int) -> bytes | None:
 
 
 def public_key(private_key: bytes) -> bytes:
+    """The X25519 public key of *private_key* (RFC 7748 §6.1)."""
     return X25519PrivateKey.from_private_bytes(private_key).public_key().public_bytes_raw()
 
 
@@ -106,6 +108,7 @@ def exchange(private_key: bytes, public_key: bytes) -> bytes | None:
 
 
 def check_bytes(value: object, name: str, size: int) -> bytes:
+    """*value*, if it is exactly *size* bytes; TypeError or InvalidInput otherwise."""
     if type(value) is not bytes:
         raise TypeError(f"{name} must be bytes")
     if len(value) != size:
@@ -114,6 +117,7 @@ def check_bytes(value: object, name: str, size: int) -> bytes:
 
 
 def check_public_key(value: object, name: str) -> None:
+    """Refuse a non-canonical or small-order X25519 public key with InvalidInput."""
     key = check_bytes(value, name, KEY_BYTES)
     if int.from_bytes(key, "little") >= _FIELD_PRIME or exchange(_PROBE_KEY, key) is None:
         raise InvalidInput(f"{name} is not a usable X25519 public key")
