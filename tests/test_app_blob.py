@@ -168,6 +168,15 @@ class TestStrictness:
         with pytest.raises(WalletCorrupt):
             load(reseal(edited))
 
+    @pytest.mark.parametrize("spelling", [b"93171-12184", b" 9317112184", b"9317112184\n"])
+    def test_a_serial_is_stored_in_one_spelling(self, spelling: bytes) -> None:
+        """A stored serial is its 10 digits exactly: another spelling of the same serial, which
+        would not re-encode to the same bytes, is refused as corrupt."""
+        serial = b"\x00\x0a9317112184"
+        edited = BODY.replace(serial, len(spelling).to_bytes(2, "big") + spelling, 1)
+        with pytest.raises(WalletCorrupt):
+            load(reseal(edited))
+
     def test_decoding_errors_leave_no_context(self) -> None:
         """A refused body raises WalletCorrupt with no inner error attached, so that nothing
         decoded can be found on __context__."""

@@ -235,7 +235,7 @@ def _decode_identity(raw: bytes) -> Identity:
     keys = _decode_keys(data) if data.flag() else None
     data.end()
     return Identity(
-        serial=Serial.parse(serial),
+        serial=Serial(serial),
         name=name,
         kind=KINDS[kind],
         algorithm=_ALGORITHMS[algorithm],
