@@ -6,6 +6,7 @@ protocol it must interoperate with.
 
 from __future__ import annotations
 
+import getpass
 import re
 from pathlib import Path
 
@@ -77,6 +78,26 @@ class TestActivate:
         assert "the activation code's check digit does not match; read it again" in result.err
         assert typo[:4] not in result.err
         assert [] == app.listing()
+
+    def test_a_terminal_gets_hidden_prompts(
+        self, app: App, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """At a terminal the activation code is asked for at a hidden prompt, like the PIN,
+        and is never echoed or read from the terminal as plain text."""
+        assert 0 == app("init").status
+        code, _ = offline.start(Serial.parse(SERIAL), now=NOW, kdf=CHEAP)
+        answers = iter([code.display, PIN, PIN])
+        prompts: list[str] = []
+
+        def hidden(prompt: str = "") -> str:
+            prompts.append(prompt)
+            return next(answers)
+
+        monkeypatch.setattr(getpass, "getpass", hidden)
+        result = app("activate", "--serial", SERIAL, "--name", "B", "--activation-code-file", "-")
+        assert 0 == result.status
+        assert ["Activation code: ", "New PIN: ", "Again: "] == prompts
+        assert code.display not in result.out + result.err
 
     def test_code_and_pin_not_both_on_stdin(self, app: App) -> None:
         """Standard input cannot carry both the activation code and the PIN."""

@@ -139,6 +139,20 @@ def _utf8(data: bytes) -> str | None:
         return None
 
 
+def read_secret(path: str | None, *, option: str, prompt: str) -> str:
+    """A secret other than a PIN (an activation code, a password) from *path*, from standard
+    input, or, when standard input is a terminal, at a hidden prompt: it is never echoed.
+
+    Raises:
+        BadInput: as :func:`read_text`.
+    """
+    if path not in (None, "-"):
+        return read_text(path, option=option)
+    if stdin_is_terminal():
+        return getpass.getpass(prompt)
+    return read_text("-", option="standard input")
+
+
 def read_pin(pin_file: str | None, *, prompt: str, confirm: bool) -> str:
     """Read a PIN from *pin_file*, from standard input, or at a terminal with a hidden prompt.
 

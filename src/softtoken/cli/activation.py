@@ -19,7 +19,14 @@ from softtoken._kdf import ScryptParams
 from softtoken.app import IdentityPolicy, Wallet
 from softtoken.cli import _input, app
 from softtoken.cli._args import EXIT_OK
-from softtoken.cli._input import BadInput, Usage, read_pin, read_text
+from softtoken.cli._input import (
+    BadInput,
+    Usage,
+    read_pin,
+    read_secret,
+    read_text,
+    stdin_is_terminal,
+)
 from softtoken.cli._messages import check_pin_shape, pin_rejected
 from softtoken.cli._wallet import wallet_file
 from softtoken.exceptions import ActivationRefused, InvalidInput, MistypedCode, PINRejected
@@ -45,7 +52,8 @@ def _policy(args: argparse.Namespace) -> IdentityPolicy | None:
 
 
 def _one_stdin(secret_source: str | None, pin_file: str | None, what: str) -> None:
-    if secret_source == "-" and pin_file in (None, "-"):
+    # At a terminal each secret gets its own hidden prompt; piped, standard input holds one.
+    if secret_source == "-" and pin_file in (None, "-") and not stdin_is_terminal():
         raise Usage(f"{what} and the PIN cannot both come from standard input: use --pin-file")
 
 
@@ -79,7 +87,9 @@ def run_activate(args: argparse.Namespace) -> int:
     stored = wallet_file(args, kdf=app.KDF)
     policy = _policy(args)
     activation_code = _activation_code(
-        read_text(args.activation_code_file, option="--activation-code-file")
+        read_secret(
+            args.activation_code_file, option="--activation-code-file", prompt="Activation code: "
+        )
     )
     pin = _new_pin(args, stored.read(), policy)
     shown: list[str] = []
