@@ -60,9 +60,14 @@ def main() -> None:
     print(f"Entrust-style QR key, PBKDF2 1000 iterations: {qr * 1e6:.0f} us")
     print(f"  10^8 SMS passwords, from a photo of the QR: {qr * 1e8 / 3600:.1f} core-hours")
 
+    signing_key = qr_activation.generate_signing_key()
+    pinned = [qr_activation.signing_public_key(signing_key)]
+
     def exchange() -> None:
-        offer, password, pending = qr_activation.start(SERIAL, now=0, url="https://b.example")
-        request, state = qr_activation.respond(offer, password, now=0)
+        offer, password, pending = qr_activation.start(
+            SERIAL, signing_key=signing_key, now=0, url="https://b.example"
+        )
+        request, state = qr_activation.respond(offer, password, now=0, trusted_keys=pinned)
         _, _, response, _ = qr_activation.accept(pending, request, now=0)
         assert response is not None
         qr_activation.finish(state, response)

@@ -13,6 +13,7 @@ from softtoken.app import Wallet
 from softtoken.exceptions import (
     ActivationRefused,
     DuplicateIdentity,
+    InvalidInput,
     MistypedCode,
     PINRejected,
     UnknownIdentity,
@@ -26,10 +27,22 @@ from tests.wallets import DEVICE_KEY, FAST, NOW, OTHER_SERIAL, PIN, SERIAL, relo
 # A cheap KDF for the offline derivation; the real one (N = 2^18) is measured in the benchmarks.
 CHEAP = ScryptParams(log2_n=4, r=8, p=1)
 URL = "https://bank.example/activate"
+# The bank's Ed25519 signing key for QR offers, and the public key the app pins (RFC 8032 §7.1,
+# TEST 1).
+BANK_SEED = bytes.fromhex("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60")
+BANK_KEY = bytes.fromhex("d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a")
+TRUSTED = (BANK_KEY,)
 
 
 def empty() -> Wallet:
     return Wallet.create(device_key=DEVICE_KEY, kdf=FAST)
+
+
+def qr_start(
+    serial: str, *, seed: bytes = BANK_SEED
+) -> tuple[qr_activation.Offer, str, qr_activation.PendingQR]:
+    """The bank starts a QR activation of *serial* at NOW, signing its offer with *seed*."""
+    return qr_activation.start(Serial.parse(serial), signing_key=seed, now=NOW, url=URL)
 
 
 class TestOfflineActivation:
@@ -87,8 +100,8 @@ class TestQRActivation:
     def test_end_to_end_with_the_wallet_stored_between(self) -> None:
         """Scan, store, send; the bank accepts; finish: both hold the same secret, and the
         device key of the activation lived only in the sealed wallet meanwhile."""
-        offer, password, pending = qr_activation.start(Serial.parse(SERIAL), now=NOW, url=URL)
-        w, request = empty().scan(offer.to_text(), password, now=NOW)
+        offer, password, pending = qr_start(SERIAL)
+        w, request = empty().scan(offer.to_text(), password, now=NOW, trusted_keys=TRUSTED)
         w = reload(w)
         assert (Serial.parse(SERIAL),) == w.pending_scans()
         outcome, pending, response, secret = qr_activation.accept(
@@ -102,11 +115,32 @@ class TestQRActivation:
         assert TOTP(secret).generate(NOW) == show(w, SERIAL, PIN)[1].code
         assert Status.ACTIVE == w.info(SERIAL).status
 
+    def test_an_offer_not_signed_by_a_pinned_key_is_refused(self) -> None:
+        """An offer signed by another key (a forged QR) is refused, and nothing is kept; the
+        same offer is answered when its key is pinned, beside the bank's."""
+        other_seed = bytes(range(7, 39))
+        offer, password, _ = qr_start(SERIAL, seed=other_seed)
+        with pytest.raises(ActivationRefused):
+            empty().scan(offer, password, now=NOW, trusted_keys=TRUSTED)
+        other_key = qr_activation.signing_public_key(other_seed)
+        w, _ = empty().scan(offer, password, now=NOW, trusted_keys=[BANK_KEY, other_key])
+        assert (Serial.parse(SERIAL),) == w.pending_scans()
+
+    def test_the_pinned_keys_are_required_and_checked(self) -> None:
+        """A bare key instead of a collection is a TypeError; no key, or a key of the wrong
+        size, is an InvalidInput."""
+        offer, password, _ = qr_start(SERIAL)
+        with pytest.raises(TypeError):
+            empty().scan(offer, password, now=NOW, trusted_keys=BANK_KEY)  # type: ignore[arg-type]
+        for keys in ([], [BANK_KEY[:31]]):
+            with pytest.raises(InvalidInput):
+                empty().scan(offer, password, now=NOW, trusted_keys=keys)
+
     def test_a_wrong_response_keeps_the_scan(self) -> None:
         """A response that is not the bank's answer is refused, and the scan stays pending
         for the right one."""
-        offer, password, pending = qr_activation.start(Serial.parse(SERIAL), now=NOW, url=URL)
-        w, request = empty().scan(offer, password, now=NOW)
+        offer, password, pending = qr_start(SERIAL)
+        w, request = empty().scan(offer, password, now=NOW, trusted_keys=TRUSTED)
         forged = Response(confirmation=bytes(32))
         with pytest.raises(ActivationRefused):
             w.finish_scan(SERIAL, forged, name="Bank", pin=PIN)
@@ -116,8 +150,8 @@ class TestQRActivation:
 
     def test_a_weak_pin_keeps_the_scan(self) -> None:
         """A refused PIN at finish leaves the scan to finish with a good one."""
-        offer, password, pending = qr_activation.start(Serial.parse(SERIAL), now=NOW, url=URL)
-        w, request = empty().scan(offer, password, now=NOW)
+        offer, password, pending = qr_start(SERIAL)
+        w, request = empty().scan(offer, password, now=NOW, trusted_keys=TRUSTED)
         _, _, response, _ = qr_activation.accept(pending, Request.parse(request), now=NOW)
         assert response is not None
         with pytest.raises(PINRejected):
@@ -126,11 +160,11 @@ class TestQRActivation:
 
     def test_expired_offer_and_held_serial_are_refused(self) -> None:
         """An expired offer, or the serial of an identity already held, is refused at scan."""
-        offer, password, _ = qr_activation.start(Serial.parse(OTHER_SERIAL), now=NOW, url=URL)
+        offer, password, _ = qr_start(OTHER_SERIAL)
         with pytest.raises(ActivationRefused):
-            empty().scan(offer, password, now=offer.expires)
+            empty().scan(offer, password, now=offer.expires, trusted_keys=TRUSTED)
         with pytest.raises(DuplicateIdentity):
-            wallet().scan(offer, password, now=NOW)
+            wallet().scan(offer, password, now=NOW, trusted_keys=TRUSTED)
 
     def test_finish_without_a_scan(self) -> None:
         """Finishing a serial that was never scanned is UnknownIdentity."""
@@ -140,8 +174,8 @@ class TestQRActivation:
     def test_the_scan_holds_no_secret_in_the_clear(self) -> None:
         """The sealed blob of a wallet with a scan pending holds neither the password nor the
         activation's device key."""
-        offer, password, _ = qr_activation.start(Serial.parse(SERIAL), now=NOW, url=URL)
-        w, _ = empty().scan(offer, password, now=NOW)
+        offer, password, _ = qr_start(SERIAL)
+        w, _ = empty().scan(offer, password, now=NOW, trusted_keys=TRUSTED)
         blob = w.to_bytes()
         (state,) = w._scans
         assert state.private_key not in blob

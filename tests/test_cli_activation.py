@@ -16,11 +16,15 @@ from softtoken import TOTP
 from softtoken._kdf import ScryptParams
 from softtoken.cli import _input, activation
 from softtoken.provisioning import RegistrationCode, Serial, offline, qr_activation
-from softtoken.provisioning.qr_messages import Request
+from softtoken.provisioning.qr_messages import Offer, Request
 from tests.test_cli_app import NOW, PIN, SERIAL, App, new_app
 
 CHEAP = ScryptParams(log2_n=4, r=8, p=1)
 URL = "https://bank.example/activate"
+# The bank's Ed25519 signing key for QR offers, and the public key the app pins (RFC 8032 §7.1,
+# TEST 1).
+BANK_SEED = bytes.fromhex("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60")
+BANK_KEY = bytes.fromhex("d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a")
 
 
 @pytest.fixture
@@ -117,10 +121,10 @@ class TestScan:
         """The printed request is accepted by the bank; its response makes the identity, whose
         codes are the bank's."""
         assert 0 == app("init").status
-        offer, password, pending = qr_activation.start(Serial.parse(SERIAL), now=NOW, url=URL)
+        offer, password, pending = qr_start(SERIAL)
         result = app(
             "scan", "--offer-file", app.file("offer.txt", offer.to_text() + "\n"),
-            stdin=password + "\n",
+            "--bank-key-file", bank_key_file(app), stdin=password + "\n",
         )  # fmt: skip
         assert (0, "") == (result.status, result.err)
         assert password not in result.out
@@ -140,15 +144,16 @@ class TestScan:
     def test_a_wrong_response_is_refused_and_the_scan_kept(self, app: App) -> None:
         """A response to another activation is refused; the right one still finishes."""
         assert 0 == app("init").status
-        offer, password, pending = qr_activation.start(Serial.parse(SERIAL), now=NOW, url=URL)
-        other, other_password, other_pending = qr_activation.start(
-            Serial.parse("55501-00001"), now=NOW, url=URL
-        )
-        scanned = app("scan", "--offer-file", app.file("o.txt", offer.to_text()), stdin=password)
+        offer, password, pending = qr_start(SERIAL)
+        other, other_password, other_pending = qr_start("55501-00001")
+        scanned = app(
+            "scan", "--offer-file", app.file("o.txt", offer.to_text()),
+            "--bank-key-file", bank_key_file(app), stdin=password,
+        )  # fmt: skip
         _, _, response, _ = qr_activation.accept(
             pending, Request.parse(scanned.out.strip()), now=NOW
         )
-        request, _ = qr_activation.respond(other, other_password, now=NOW)
+        request, _ = qr_activation.respond(other, other_password, now=NOW, trusted_keys=[BANK_KEY])
         _, _, foreign, _ = qr_activation.accept(other_pending, request, now=NOW)
         assert response is not None
         assert foreign is not None
@@ -161,10 +166,88 @@ class TestScan:
     def test_expired_offer(self, app: App, monkeypatch: pytest.MonkeyPatch) -> None:
         """An offer scanned after its expiry is refused with a word on what to do."""
         assert 0 == app("init").status
-        offer, password, _ = qr_activation.start(Serial.parse(SERIAL), now=NOW, url=URL)
+        offer, password, _ = qr_start(SERIAL)
         monkeypatch.setattr(_input, "now", lambda: offer.expires)
-        result = app("scan", "--offer-file", app.file("o.txt", offer.to_text()), stdin=password)
+        result = app(
+            "scan", "--offer-file", app.file("o.txt", offer.to_text()),
+            "--bank-key-file", bank_key_file(app), stdin=password,
+        )  # fmt: skip
         assert (2, "softtoken: error: the offer has expired; ask the bank for a new one\n") == (
             result.status,
             result.err,
         )
+
+    def test_a_forged_offer_is_refused_before_the_password_is_read(self, app: App) -> None:
+        """An offer signed by another key (a forged QR) is refused with a warning, before the
+        password is read, and the wallet keeps no scan."""
+        assert 0 == app("init").status
+        offer, _, _ = qr_start(SERIAL, seed=bytes(range(7, 39)))
+        result = app(
+            "scan", "--offer-file", app.file("o.txt", offer.to_text()),
+            "--bank-key-file", bank_key_file(app), stdin=None,
+        )  # fmt: skip
+        assert (2, "") == (result.status, result.out)
+        assert "not signed by the bank's key (--bank-key-file), so it may be forged" in result.err
+        assert [] == app.listing()
+
+    def test_keys_rotate(self, app: App) -> None:
+        """With the old and the new bank key pinned (the option repeated), an offer signed by
+        the new key is answered."""
+        assert 0 == app("init").status
+        new_seed = bytes(range(7, 39))
+        offer, password, _ = qr_start(SERIAL, seed=new_seed)
+        new_key = app.file("new.hex", qr_activation.signing_public_key(new_seed).hex())
+        result = app(
+            "scan", "--offer-file", app.file("o.txt", offer.to_text()),
+            "--bank-key-file", bank_key_file(app), "--bank-key-file", new_key, stdin=password,
+        )  # fmt: skip
+        assert (0, "") == (result.status, result.err)
+
+    @pytest.mark.parametrize(
+        "text",
+        [
+            "",
+            "d75a9801",
+            "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a00",
+            "1_qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo",
+            "0" * 64,
+        ],
+    )
+    def test_a_bad_bank_key_file(self, app: App, text: str) -> None:
+        """A key file that is not 64 hex digits of a usable Ed25519 key is refused, naming
+        the file, never its content."""
+        assert 0 == app("init").status
+        offer, password, _ = qr_start(SERIAL)
+        result = app(
+            "scan", "--offer-file", app.file("o.txt", offer.to_text()),
+            "--bank-key-file", app.file("bank.hex", text), stdin=password,
+        )  # fmt: skip
+        assert 2 == result.status
+        assert "--bank-key-file" in result.err
+        assert "not a usable Ed25519 public key (64 hex digits)" in result.err
+        assert not text or text not in result.err
+
+    def test_the_bank_key_is_required(self, app: App) -> None:
+        """app scan without --bank-key-file is a usage error, and so is the key on stdin."""
+        assert 0 == app("init").status
+        offer, password, _ = qr_start(SERIAL)
+        offer_file = app.file("o.txt", offer.to_text())
+        missing = app("scan", "--offer-file", offer_file, stdin=password)
+        assert 2 == missing.status
+        assert "--bank-key-file" in missing.err
+        on_stdin = app(
+            "scan", "--offer-file", offer_file, "--password-file", app.file("p", password),
+            "--bank-key-file", "-", stdin=BANK_KEY.hex(),
+        )  # fmt: skip
+        assert 2 == on_stdin.status
+        assert "the bank's key must come from a file" in on_stdin.err
+
+
+def qr_start(serial: str, *, seed: bytes = BANK_SEED) -> tuple[Offer, str, qr_activation.PendingQR]:
+    """The bank starts a QR activation of *serial* at NOW, signing its offer with *seed*."""
+    return qr_activation.start(Serial.parse(serial), signing_key=seed, now=NOW, url=URL)
+
+
+def bank_key_file(app: App) -> str:
+    """A --bank-key-file holding the bank's public key in hex, as the bank publishes it."""
+    return app.file("bank.hex", BANK_KEY.hex() + "\n")

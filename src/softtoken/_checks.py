@@ -42,6 +42,9 @@ MAX_DIGITS: Final = 10
 MIN_KEY_BYTES: Final = 16
 MIN_LEGACY_KEY_BYTES: Final = 10
 
+MAX_ATTEMPTS: Final = 10
+"""The most attempts an activation's budget may allow."""
+
 
 def check_int(value: object, name: str, low: int, high: int) -> None:
     """Check that *value* is an ``int`` from *low* to *high* inclusive.

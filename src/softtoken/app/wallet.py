@@ -21,6 +21,7 @@ appears in a ``repr``, a ``str`` or an exception message.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 from hmac import compare_digest
 
 import attrs
@@ -358,24 +359,34 @@ class Wallet:
         return added, registration
 
     def scan(
-        self, offer: Offer | str, password: str, *, now: int | dt.datetime
+        self,
+        offer: Offer | str,
+        password: str,
+        *,
+        now: int | dt.datetime,
+        trusted_keys: Collection[bytes],
     ) -> tuple[Wallet, str]:
         """Answer a QR activation offer with the SMS *password*; return the request to send.
 
-        The app's half of the key agreement (:mod:`softtoken.provisioning.qr_activation`) is
-        kept, sealed in the wallet, until :meth:`finish_scan` gets the issuer's response. A new
-        scan of the same serial replaces an unfinished one. Store the returned wallet before
-        sending the request.
+        Only an offer signed by one of *trusted_keys* is answered: the bank's Ed25519 public
+        keys (32 bytes each) that the app pins, shipped with it or configured by the bank,
+        never taken from an offer. The app's half of the key agreement
+        (:mod:`softtoken.provisioning.qr_activation`) is kept, sealed in the wallet, until
+        :meth:`finish_scan` gets the issuer's response. A new scan of the same serial replaces
+        an unfinished one. Store the returned wallet before sending the request.
 
         Raises:
-            InvalidInput: the offer does not parse. MalformedCode: the password is not 8 digits.
+            InvalidInput: the offer does not parse, or *trusted_keys* is empty or holds an
+                unusable key. MalformedCode: the password is not 8 digits.
             DuplicateIdentity: an identity already has the offer's serial.
-            ActivationRefused: the offer has expired.
+            ActivationRefused: no trusted key signed the offer, or it has expired.
         """
         parsed = offer if isinstance(offer, Offer) else Offer.parse(_text(offer).strip())
         if any(identity.serial == parsed.serial for identity in self._identities):
             raise DuplicateIdentity()
-        request, state = qr_activation.respond(parsed, password, now=to_unix(now))
+        request, state = qr_activation.respond(
+            parsed, password, now=to_unix(now), trusted_keys=trusted_keys
+        )
         others = tuple(scan for scan in self._scans if scan.offer.serial != parsed.serial)
         return attrs.evolve(self, scans=(*others, state)), request.to_text()
 

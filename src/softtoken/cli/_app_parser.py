@@ -118,14 +118,24 @@ def add_parsers(commands: argparse._SubParsersAction[Parser]) -> None:
         "QR activation: answer the bank's offer with the SMS password",
         "Answer the offer the bank's QR code holds (its text, from --offer-file) with the "
         "8-digit password sent by SMS (--password-file, or standard input), and print the "
-        "request to send to the bank. The activation's device key stays sealed in the wallet "
-        "until 'app scan-finish'.",
+        "request to send to the bank. Only an offer signed by the bank's key (--bank-key-file, "
+        "obtained from the bank through a channel you trust, never from the offer's page) is "
+        "answered; any other is refused before the password is read. The activation's device "
+        "key stays sealed in the wallet until 'app scan-finish'.",
     )
     scan.add_argument(
         "--offer-file", metavar="PATH", required=True, help="the offer's text ('-': stdin)"
     )
     scan.add_argument(
         "--password-file", metavar="PATH", help="the SMS password (default: standard input)"
+    )
+    scan.add_argument(
+        "--bank-key-file",
+        metavar="PATH",
+        action="append",
+        required=True,
+        help="the bank's Ed25519 public key, as 64 hex digits; repeat the option to trust "
+        "several keys (during a key rotation)",
     )
     scan.set_defaults(handler=activation.run_scan)
 

@@ -4,9 +4,11 @@
   in, a new identity is made behind a new PIN, and the registration code to type into the
   bank's page comes out (:meth:`softtoken.app.Wallet.activate_offline`).
 - ``app scan`` answers a QR activation offer with the SMS password and prints the request to
-  send to the bank; the activation's device key stays sealed in the wallet. ``app scan-finish``
-  takes the bank's response, checks its key confirmation and makes the identity
-  (:meth:`~softtoken.app.Wallet.scan`, :meth:`~softtoken.app.Wallet.finish_scan`).
+  send to the bank, if the offer is signed by a bank key given with ``--bank-key-file`` (64 hex
+  digits); any other offer is refused before the password is read. The activation's device key
+  stays sealed in the wallet. ``app scan-finish`` takes the bank's response, checks its key
+  confirmation and makes the identity (:meth:`~softtoken.app.Wallet.scan`,
+  :meth:`~softtoken.app.Wallet.finish_scan`).
 
 Activation codes, passwords and PINs come from files or standard input, never the command line.
 """
@@ -15,6 +17,8 @@ from __future__ import annotations
 
 import argparse
 
+from softtoken._checks import valid_or_none
+from softtoken._encoding import hexdecode
 from softtoken._kdf import ScryptParams
 from softtoken.app import IdentityPolicy, Wallet
 from softtoken.cli import _input, app
@@ -25,13 +29,15 @@ from softtoken.cli._input import (
     read_pin,
     read_secret,
     read_text,
+    shown_path,
     stdin_is_terminal,
 )
 from softtoken.cli._messages import check_pin_shape, pin_rejected
 from softtoken.cli._wallet import wallet_file
 from softtoken.exceptions import ActivationRefused, InvalidInput, MistypedCode, PINRejected
-from softtoken.provisioning import ActivationCode, TokenParams
+from softtoken.provisioning import ActivationCode, TokenParams, qr_activation
 from softtoken.provisioning.offline import OFFLINE_KDF
+from softtoken.provisioning.qr_messages import KEY_BYTES, Offer
 
 __all__ = ["ACTIVATION_KDF", "run_activate", "run_scan", "run_scan_finish"]
 
@@ -39,6 +45,11 @@ ACTIVATION_KDF: ScryptParams = OFFLINE_KDF
 """The scrypt parameters of offline activation (about 0.5 s), which must be the bank's. The test
 suite, and nothing else, replaces this attribute with cheap ones (by monkeypatching)."""
 
+_NOT_A_BANK_KEY = "not a usable Ed25519 public key (64 hex digits)"
+_UNTRUSTED = (
+    "the offer is not signed by the bank's key (--bank-key-file), so it may be forged: it was "
+    "not answered, and the password was not read"
+)
 _REFUSED = (
     "the bank's response does not answer this scan (tampered, another activation's, or not "
     "the bank's); the scan is kept for the right one"
@@ -116,19 +127,38 @@ def run_activate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _bank_key(path: str) -> bytes:
+    """The bank key in the file *path*: 64 hex digits (spaces and a final newline allowed)."""
+    text = read_text(path, option="--bank-key-file")
+    key = valid_or_none(lambda: hexdecode(text))
+    if key is None or len(key) != KEY_BYTES:
+        raise BadInput(f"--bank-key-file {shown_path(path)}: {_NOT_A_BANK_KEY}")
+    return key
+
+
 def run_scan(args: argparse.Namespace) -> int:
-    """``app scan``: answer an offer with the SMS password; prints the request for the bank."""
+    """``app scan``: answer an offer signed by the bank's key with the SMS password; prints the
+    request for the bank."""
     if args.offer_file == "-" and args.password_file in (None, "-"):
         raise Usage(
             "the offer and the password cannot both come from standard input: use --password-file"
         )
+    if "-" in args.bank_key_file:
+        raise Usage("the bank's key must come from a file, not standard input")
     stored = wallet_file(args, kdf=app.KDF)
-    offer = read_text(args.offer_file, option="--offer-file")
+    keys = [_bank_key(path) for path in args.bank_key_file]
+    offer = Offer.parse(read_text(args.offer_file, option="--offer-file").strip())
+    # The signature is checked before the password is read: a forged offer gets nothing.
+    trusted = valid_or_none(lambda: qr_activation.is_trusted(offer, trusted_keys=keys))
+    if trusted is None:
+        raise BadInput(f"--bank-key-file: {_NOT_A_BANK_KEY}")
+    if not trusted:
+        raise BadInput(_UNTRUSTED)
     password = read_text(args.password_file or "-", option="--password-file")
     requests: list[str] = []
 
     def scan(wallet: Wallet) -> Wallet:
-        changed, request = wallet.scan(offer.strip(), password.strip(), now=_input.now())
+        changed, request = wallet.scan(offer, password.strip(), now=_input.now(), trusted_keys=keys)
         requests.append(request)
         return changed
 
