@@ -141,6 +141,26 @@ class TestScan:
         assert (0, "activated\n") == (finished.status, finished.out)
         assert TOTP(secret).generate(NOW) + "\n" == app.code(PIN).out
 
+    def test_a_terminal_gets_a_hidden_password_prompt(
+        self, app: App, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """At a terminal the SMS password is asked for at a hidden prompt, never echoed."""
+        assert 0 == app("init").status
+        offer, password, _ = qr_start(SERIAL)
+        prompts: list[str] = []
+
+        def hidden(prompt: str = "") -> str:
+            prompts.append(prompt)
+            return password
+
+        monkeypatch.setattr(getpass, "getpass", hidden)
+        result = app(
+            "scan", "--offer-file", app.file("offer.txt", offer.to_text()),
+            "--bank-key-file", bank_key_file(app),
+        )  # fmt: skip
+        assert (0, ["SMS password: "]) == (result.status, prompts)
+        assert password not in result.out + result.err
+
     def test_a_wrong_response_is_refused_and_the_scan_kept(self, app: App) -> None:
         """A response to another activation is refused; the right one still finishes."""
         assert 0 == app("init").status

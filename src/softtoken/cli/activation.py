@@ -139,7 +139,7 @@ def _bank_key(path: str) -> bytes:
 def run_scan(args: argparse.Namespace) -> int:
     """``app scan``: answer an offer signed by the bank's key with the SMS password; prints the
     request for the bank."""
-    if args.offer_file == "-" and args.password_file in (None, "-"):
+    if args.offer_file == "-" and args.password_file in (None, "-") and not stdin_is_terminal():
         raise Usage(
             "the offer and the password cannot both come from standard input: use --password-file"
         )
@@ -154,7 +154,7 @@ def run_scan(args: argparse.Namespace) -> int:
         raise BadInput(f"--bank-key-file: {_NOT_A_BANK_KEY}")
     if not trusted:
         raise BadInput(_UNTRUSTED)
-    password = read_text(args.password_file or "-", option="--password-file")
+    password = read_secret(args.password_file, option="--password-file", prompt="SMS password: ")
     requests: list[str] = []
 
     def scan(wallet: Wallet) -> Wallet:
