@@ -6,10 +6,12 @@ is checked against the protocol it must interoperate with, end to end.
 
 from __future__ import annotations
 
+import attrs
 import pytest
 
 from softtoken._kdf import ScryptParams
 from softtoken.app import Wallet
+from softtoken.app.codec import MAX_SCANS
 from softtoken.exceptions import (
     ActivationRefused,
     DuplicateIdentity,
@@ -17,6 +19,7 @@ from softtoken.exceptions import (
     MistypedCode,
     PINRejected,
     UnknownIdentity,
+    WalletCorrupt,
 )
 from softtoken.hotp import TOTP
 from softtoken.pinlock import Status
@@ -165,6 +168,84 @@ class TestQRActivation:
             empty().scan(offer, password, now=offer.expires, trusted_keys=TRUSTED)
         with pytest.raises(DuplicateIdentity):
             wallet().scan(offer, password, now=NOW, trusted_keys=TRUSTED)
+
+    def test_expired_scans_are_dropped_at_the_next_scan(self) -> None:
+        """A scan whose offer has expired is dropped when another serial is scanned, with the
+        device key it held; one still live is kept."""
+        offer, password, _ = qr_start(SERIAL)
+        w, _ = empty().scan(offer, password, now=NOW, trusted_keys=TRUSTED)
+        later, later_password, _ = qr_activation.start(
+            Serial.parse(OTHER_SERIAL), signing_key=BANK_SEED, now=offer.expires, url=URL
+        )
+        kept, _ = w.scan(later, later_password, now=offer.expires - 1, trusted_keys=TRUSTED)
+        assert {Serial.parse(SERIAL), Serial.parse(OTHER_SERIAL)} == set(kept.pending_scans())
+        pruned, _ = w.scan(later, later_password, now=offer.expires, trusted_keys=TRUSTED)
+        assert (Serial.parse(OTHER_SERIAL),) == pruned.pending_scans()
+        assert Serial.parse(SERIAL) not in reload(pruned).pending_scans()
+
+    def test_the_number_of_pending_scans_is_capped(self) -> None:
+        """MAX_SCANS scans may wait at once; one more is refused until one is cancelled, and a
+        new scan of a pending serial replaces it rather than counting twice."""
+        w = empty()
+        serials = [Serial.from_number(n) for n in range(1, MAX_SCANS + 2)]
+        for serial in serials[:MAX_SCANS]:
+            offer, password, _ = qr_activation.start(
+                serial, signing_key=BANK_SEED, now=NOW, url=URL
+            )
+            w, _ = w.scan(offer, password, now=NOW, trusted_keys=TRUSTED)
+        assert MAX_SCANS == len(reload(w).pending_scans())
+        again, again_password, _ = qr_activation.start(
+            serials[0], signing_key=BANK_SEED, now=NOW, url=URL
+        )
+        replaced, _ = w.scan(again, again_password, now=NOW, trusted_keys=TRUSTED)
+        assert MAX_SCANS == len(replaced.pending_scans())
+        offer, password, _ = qr_activation.start(
+            serials[-1], signing_key=BANK_SEED, now=NOW, url=URL
+        )
+        with pytest.raises(InvalidInput, match="too many"):
+            w.scan(offer, password, now=NOW, trusted_keys=TRUSTED)
+        w, _ = w.cancel_scan(serials[0]).scan(offer, password, now=NOW, trusted_keys=TRUSTED)
+        assert serials[-1] in w.pending_scans()
+        assert serials[0] not in w.pending_scans()
+
+    def test_a_blob_with_more_scans_than_the_cap_is_corrupt(self) -> None:
+        """The cap holds when reading too: an authentic blob holding MAX_SCANS + 1 scans (which
+        no wallet method writes) is refused whole, while MAX_SCANS are read."""
+        states = []
+        for number in range(1, MAX_SCANS + 2):
+            offer, password, _ = qr_activation.start(
+                Serial.from_number(number), signing_key=BANK_SEED, now=NOW, url=URL
+            )
+            states.append(qr_activation.respond(offer, password, now=NOW, trusted_keys=TRUSTED)[1])
+        full = attrs.evolve(empty(), scans=tuple(states[:MAX_SCANS]))
+        assert MAX_SCANS == len(reload(full).pending_scans())
+        over = attrs.evolve(empty(), scans=tuple(states))
+        with pytest.raises(WalletCorrupt):
+            reload(over)
+
+    def test_cancel_drops_only_that_scan(self) -> None:
+        """Cancelling forgets the scan and its device key (a later response finds nothing);
+        cancelling a serial with no scan is UnknownIdentity."""
+        offer, password, pending = qr_start(SERIAL)
+        w, request = empty().scan(offer, password, now=NOW, trusted_keys=TRUSTED)
+        other, other_password, _ = qr_start(OTHER_SERIAL)
+        w, _ = w.scan(other, other_password, now=NOW, trusted_keys=TRUSTED)
+        cancelled = reload(w.cancel_scan(SERIAL))
+        assert (Serial.parse(OTHER_SERIAL),) == cancelled.pending_scans()
+        _, _, response, _ = qr_activation.accept(pending, Request.parse(request), now=NOW)
+        assert response is not None
+        with pytest.raises(UnknownIdentity):
+            cancelled.finish_scan(SERIAL, response, name="Bank", pin=PIN)
+        with pytest.raises(UnknownIdentity):
+            cancelled.cancel_scan(SERIAL)
+
+    def test_adding_the_serial_another_way_ends_its_scan(self) -> None:
+        """An identity added for a serial by any route drops that serial's pending scan, so no
+        device key waits for an activation that can no longer finish."""
+        offer, password, _ = qr_start(OTHER_SERIAL)
+        w, _ = empty().scan(offer, password, now=NOW, trusted_keys=TRUSTED)
+        added = reload(w.add_key(OTHER_SERIAL, bytes(range(20)), name="Other", pin=PIN))
+        assert () == added.pending_scans()
 
     def test_finish_without_a_scan(self) -> None:
         """Finishing a serial that was never scanned is UnknownIdentity."""

@@ -1,4 +1,4 @@
-"""Tests for ``softtoken app activate``, ``app scan`` and ``app scan-finish``.
+"""Tests for ``softtoken app activate``, ``app scan``, ``app scan-finish`` and ``app scan-cancel``.
 
 The bank's half runs with the provisioning modules, so that the command is checked against the
 protocol it must interoperate with.
@@ -182,6 +182,29 @@ class TestScan:
         assert 2 == refused.status
         assert "the scan is kept for the right one" in refused.err
         assert 0 == app(*argv, app.file("r.txt", response.to_text()), stdin=PIN + "\n").status
+
+    def test_cancel_drops_the_scan(self, app: App) -> None:
+        """``app scan-cancel`` forgets the scan, so the bank's response no longer finishes it;
+        a second cancel, with nothing pending, is refused."""
+        assert 0 == app("init").status
+        offer, password, pending = qr_start(SERIAL)
+        scanned = app(
+            "scan", "--offer-file", app.file("o.txt", offer.to_text()),
+            "--bank-key-file", bank_key_file(app), stdin=password,
+        )  # fmt: skip
+        _, _, response, _ = qr_activation.accept(
+            pending, Request.parse(scanned.out.strip()), now=NOW
+        )
+        assert response is not None
+        cancelled = app("scan-cancel", "--serial", SERIAL)
+        assert (0, "cancelled\n") == (cancelled.status, cancelled.out)
+        finish = app(
+            "scan-finish", "--serial", SERIAL, "--name", "B",
+            "--response-file", app.file("r.txt", response.to_text()), stdin=PIN + "\n",
+        )  # fmt: skip
+        assert 2 == finish.status
+        assert "pending" in finish.err
+        assert 2 == app("scan-cancel", "--serial", SERIAL).status
 
     def test_expired_offer(self, app: App, monkeypatch: pytest.MonkeyPatch) -> None:
         """An offer scanned after its expiry is refused with a word on what to do."""

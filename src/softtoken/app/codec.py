@@ -48,6 +48,7 @@ from softtoken.unlock import UnlockCounter, UnlockPolicy
 __all__ = [
     "HEADER",
     "MAX_IDENTITIES",
+    "MAX_SCANS",
     "WALLET_ID_LENGTH",
     "Body",
     "Header",
@@ -63,6 +64,9 @@ FORMAT: Final = 4
 WALLET_ID_LENGTH: Final = 16
 HEADER: Final = struct.Struct(f">{len(MAGIC)}sB{KEY_ID_LENGTH}s{WALLET_ID_LENGTH}sQ{NONCE_LENGTH}s")
 MAX_IDENTITIES: Final = 1000
+# A pending scan holds a device key and an offer; a handful is all a user can have in flight,
+# and the cap keeps a wallet from growing by scans that are never finished.
+MAX_SCANS: Final = 8
 
 # The stored codes of the algorithms and on-limit choices: their positions are the format, so
 # these lists only ever grow at the end.
@@ -284,6 +288,8 @@ def _decode_body(raw: bytes) -> Body:
     identities = tuple(_decode_identity(data.blob(4)) for _ in range(count))
     scans = _many(data, 1, lambda: AppQRState.from_bytes(data.blob()))
     data.end()
+    if len(scans) > MAX_SCANS:
+        raise _Malformed
     if len({identity.serial for identity in identities}) != len(identities):
         raise _Malformed
     if len({scan.offer.serial for scan in scans}) != len(scans):

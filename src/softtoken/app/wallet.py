@@ -21,7 +21,6 @@ appears in a ``repr``, a ``str`` or an exception message.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection
 from hmac import compare_digest
 
 import attrs
@@ -29,10 +28,9 @@ import attrs
 from softtoken import _random
 from softtoken._checks import check_counter
 from softtoken._encoding import parse_code
-from softtoken._kdf import ScryptParams
 from softtoken._secret import SECRET
-from softtoken._time import to_unix
 from softtoken.app import transitions
+from softtoken.app.activation import WalletActivation
 from softtoken.app.codec import (
     HEADER,
     MAX_IDENTITIES,
@@ -70,21 +68,11 @@ from softtoken.exceptions import (
 )
 from softtoken.hotp import HOTP, TOTP
 from softtoken.pinlock import PHONE_KDF, KDFParams, Status
-from softtoken.provisioning import offline, qr_activation
-from softtoken.provisioning.identifiers import ActivationCode, RegistrationCode, Serial
-from softtoken.provisioning.offline import OFFLINE_KDF
-from softtoken.provisioning.params import DEFAULT_PARAMS, TokenParams
+from softtoken.provisioning.identifiers import Serial
 from softtoken.provisioning.qr_activation import AppQRState
-from softtoken.provisioning.qr_messages import Offer, Response
 from softtoken.provisioning.uri import KeyURI
 
 __all__ = ["Wallet", "blob_key_id"]
-
-
-def _text(value: object) -> str:
-    if not isinstance(value, str):
-        raise TypeError("a message must be str or its parsed value")
-    return value
 
 
 def blob_key_id(data: bytes) -> bytes:
@@ -108,10 +96,12 @@ def _check_policy(_: object, __: object, value: IdentityPolicy) -> None:
 
 
 @attrs.frozen
-class Wallet:
+class Wallet(WalletActivation):
     """The app's identities, each behind its own PIN. A frozen value: see the module docstring.
 
-    Build one with :meth:`create` or :meth:`from_bytes`. The ``repr`` shows the identities'
+    Build one with :meth:`create` or :meth:`from_bytes`; identities come from :meth:`add_key`,
+    :meth:`add_uri` or the bank's activation flows (:class:`~softtoken.app.activation.
+    WalletActivation`). The ``repr`` shows the identities'
     serials, names and states, never a key, a PIN or a reset code.
 
     Attributes:
@@ -276,7 +266,12 @@ class Wallet:
             policy=chosen,
             kdf=self.kdf,
         )
-        return attrs.evolve(self, identities=(*self._identities, identity))
+        # An identity made by any route ends a QR activation of its serial still pending.
+        return attrs.evolve(
+            self,
+            identities=(*self._identities, identity),
+            scans=tuple(scan for scan in self._scans if scan.offer.serial != canonical),
+        )
 
     def add_uri(
         self,
@@ -308,137 +303,6 @@ class Wallet:
             counter=parsed.counter or 0,
             policy=policy,
         )
-
-    def activate_offline(
-        self,
-        serial: Serial | str,
-        activation_code: ActivationCode | str,
-        *,
-        name: str,
-        pin: str,
-        params: TokenParams = DEFAULT_PARAMS,
-        policy: IdentityPolicy | None = None,
-        kdf: ScryptParams = OFFLINE_KDF,
-    ) -> tuple[Wallet, RegistrationCode]:
-        """Offline activation, the app's side: a new identity, and the registration code to show.
-
-        The registration code is drawn here and the token secret derived from it, the activation
-        code, the serial and *params* (:func:`softtoken.provisioning.offline.respond`); the
-        issuer derives the same secret from the registration code the user types into its page,
-        and the first code confirms it. *params* and *kdf* must be the issuer's. Store the
-        returned wallet before showing the registration code.
-
-        Raises:
-            InvalidIdentifier, MistypedCode: a serial or activation code given as text is not
-                one, or was mistyped (nothing is drawn then).
-            DuplicateIdentity, PINRejected, InvalidInput: as :meth:`add_key`, checked before
-                the slow derivation.
-        """
-        wanted = Serial.of(serial)
-        code = (
-            activation_code
-            if isinstance(activation_code, ActivationCode)
-            else ActivationCode.parse(_text(activation_code))
-        )
-        check_name(name)
-        if any(identity.serial == wanted for identity in self._identities):
-            raise DuplicateIdentity()
-        (self.policy if policy is None else policy).pin.check(pin)
-        registration, secret = offline.respond(wanted, code, params=params, kdf=kdf)
-        added = self.add_key(
-            wanted,
-            secret,
-            name=name,
-            pin=pin,
-            kind=params.kind,
-            algorithm=params.algorithm,
-            digits=params.digits,
-            period=params.period,
-            policy=policy,
-        )
-        return added, registration
-
-    def scan(
-        self,
-        offer: Offer | str,
-        password: str,
-        *,
-        now: int | dt.datetime,
-        trusted_keys: Collection[bytes],
-    ) -> tuple[Wallet, str]:
-        """Answer a QR activation offer with the SMS *password*; return the request to send.
-
-        Only an offer signed by one of *trusted_keys* is answered: the bank's Ed25519 public
-        keys (32 bytes each) that the app pins, shipped with it or configured by the bank,
-        never taken from an offer. The app's half of the key agreement
-        (:mod:`softtoken.provisioning.qr_activation`) is kept, sealed in the wallet, until
-        :meth:`finish_scan` gets the issuer's response. A new scan of the same serial replaces
-        an unfinished one. Store the returned wallet before sending the request.
-
-        Raises:
-            InvalidInput: the offer does not parse, or *trusted_keys* is empty or holds an
-                unusable key. MalformedCode: the password is not 8 digits.
-            DuplicateIdentity: an identity already has the offer's serial.
-            ActivationRefused: no trusted key signed the offer, or it has expired.
-        """
-        parsed = offer if isinstance(offer, Offer) else Offer.parse(_text(offer).strip())
-        if any(identity.serial == parsed.serial for identity in self._identities):
-            raise DuplicateIdentity()
-        request, state = qr_activation.respond(
-            parsed, password, now=to_unix(now), trusted_keys=trusted_keys
-        )
-        others = tuple(scan for scan in self._scans if scan.offer.serial != parsed.serial)
-        return attrs.evolve(self, scans=(*others, state)), request.to_text()
-
-    def pending_scans(self) -> tuple[Serial, ...]:
-        """The serials of QR activations answered and not yet finished."""
-        return tuple(scan.offer.serial for scan in self._scans)
-
-    def finish_scan(
-        self,
-        serial: Serial | str,
-        response: Response | str,
-        *,
-        name: str,
-        pin: str,
-        policy: IdentityPolicy | None = None,
-    ) -> Wallet:
-        """Finish a QR activation with the issuer's *response*: a new identity behind *pin*.
-
-        The name and the PIN are checked first, so that a refusal there leaves the scan to
-        finish later. The issuer's key confirmation is then checked in constant time; only
-        then is the identity made, with the token parameters of the offer.
-
-        Raises:
-            UnknownIdentity: no scan of this serial is pending.
-            InvalidInput: the response does not parse. PINRejected, InvalidInput: the PIN or
-                the name is refused; the scan stays pending.
-            ActivationRefused: the response is not the issuer's answer to this scan; the scan
-                stays pending.
-        """
-        wanted = Serial.of(serial)
-        state = next((scan for scan in self._scans if scan.offer.serial == wanted), None)
-        if state is None:
-            raise UnknownIdentity("no QR activation of this serial is pending")
-        check_name(name)
-        (self.policy if policy is None else policy).pin.check(pin)
-        parsed = (
-            response if isinstance(response, Response) else Response.parse(_text(response).strip())
-        )
-        secret = qr_activation.finish(state, parsed)
-        params = state.params
-        added = self.add_key(
-            wanted,
-            secret,
-            name=name,
-            pin=pin,
-            kind=params.kind,
-            algorithm=params.algorithm,
-            digits=params.digits,
-            period=params.period,
-            policy=policy,
-        )
-        return attrs.evolve(added, scans=tuple(s for s in self._scans if s is not state))
 
     def rename(self, serial: Serial | str, name: str) -> Wallet:
         """Return the wallet with the identity's display name changed.

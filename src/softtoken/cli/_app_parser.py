@@ -154,6 +154,14 @@ def add_parsers(commands: argparse._SubParsersAction[Parser]) -> None:
     _add_profile(finish, "this identity's policy, stored with it (default: the wallet's)", None)
     finish.set_defaults(handler=activation.run_scan_finish)
 
+    cancel = action(
+        "scan-cancel",
+        "QR activation: drop an unfinished scan",
+        "Forget the scan of this serial and the device key it holds, when the activation will "
+        "not be finished. Scans whose offers have expired are dropped at the next 'app scan'.",
+    )
+    cancel.set_defaults(handler=activation.run_scan_cancel)
+
     listing = action(
         "list",
         "list the identities",

@@ -1,4 +1,4 @@
-"""``softtoken app activate``, ``app scan`` and ``app scan-finish``: the app's side of activation.
+"""``softtoken app activate``, ``app scan`` and what follows it: the app's side of activation.
 
 - ``app activate`` is offline activation: the serial and the activation code the bank shows go
   in, a new identity is made behind a new PIN, and the registration code to type into the
@@ -8,7 +8,8 @@
   digits); any other offer is refused before the password is read. The activation's device key
   stays sealed in the wallet. ``app scan-finish`` takes the bank's response, checks its key
   confirmation and makes the identity (:meth:`~softtoken.app.Wallet.scan`,
-  :meth:`~softtoken.app.Wallet.finish_scan`).
+  :meth:`~softtoken.app.Wallet.finish_scan`); ``app scan-cancel`` drops an unfinished scan and
+  its device key (:meth:`~softtoken.app.Wallet.cancel_scan`).
 
 Activation codes, passwords and PINs come from files or standard input, never the command line.
 """
@@ -39,7 +40,13 @@ from softtoken.provisioning import ActivationCode, TokenParams, qr_activation
 from softtoken.provisioning.offline import OFFLINE_KDF
 from softtoken.provisioning.qr_messages import KEY_BYTES, Offer
 
-__all__ = ["ACTIVATION_KDF", "run_activate", "run_scan", "run_scan_finish"]
+__all__ = [
+    "ACTIVATION_KDF",
+    "run_activate",
+    "run_scan",
+    "run_scan_cancel",
+    "run_scan_finish",
+]
 
 ACTIVATION_KDF: ScryptParams = OFFLINE_KDF
 """The scrypt parameters of offline activation (about 0.5 s), which must be the bank's. The test
@@ -191,4 +198,11 @@ def run_scan_finish(args: argparse.Namespace) -> int:
     except ActivationRefused:
         raise BadInput(_REFUSED) from None
     print("activated")
+    return EXIT_OK
+
+
+def run_scan_cancel(args: argparse.Namespace) -> int:
+    """``app scan-cancel``: the unfinished scan of the serial is dropped, with its device key."""
+    wallet_file(args, kdf=app.KDF).update(lambda wallet: wallet.cancel_scan(args.serial))
+    print("cancelled")
     return EXIT_OK
