@@ -380,10 +380,12 @@ def offline_activation(now: int) -> bool:
         )
         print(f"The bank derives the same secret: {outcome.value.replace('_', ' ')}.")
         first = app.code(serial, FIRST_PIN, now=now)
-        outcome, pending, match = offline.confirm(pending, first, now=now)
+        outcome, pending, confirmed = offline.confirm(pending, first, now=now)
         print(f"The app's first code, {first}, confirms it: {outcome.value}.")
         return report(
-            match is not None and secret is not None and TOTP(secret).generate(now) == first,
+            confirmed is not None
+            and confirmed.secret == secret
+            and TOTP(confirmed.secret).generate(now) == first,
             "the offline activation did not confirm",
         )
 

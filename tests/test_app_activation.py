@@ -66,8 +66,12 @@ class TestOfflineActivation:
         assert candidate is not None
         w, shown = show(w, SERIAL, PIN)
         assert shown.code == TOTP(candidate).generate(NOW)
-        outcome, pending, match = offline.confirm(pending, shown.code, now=NOW)
-        assert (offline.Outcome.CONFIRMED, True) == (outcome, match is not None)
+        outcome, pending, confirmed = offline.confirm(pending, shown.code, now=NOW)
+        assert offline.Outcome.CONFIRMED == outcome
+        assert confirmed is not None
+        # The bank activates the token with the secret the app derived, from the first code on.
+        assert confirmed.secret == candidate
+        assert confirmed.match.counter == NOW // 30
 
     def test_parameters_travel(self) -> None:
         """An 8-digit SHA-256 token activates as one on both sides."""

@@ -3,7 +3,7 @@
 The token stays pending until its first code verifies, which catches apps that ignore the URI's
 algorithm, digits or period; compatibility profiles refuse such URIs up front; refusals are
 outcomes that change nothing; every change is one version step; the stored record is strict and
-holds no key once finished.
+holds no key once finished, expiry included; whole runs follow a tiny reference model.
 """
 
 from __future__ import annotations
@@ -17,9 +17,10 @@ import pytest
 from hypothesis import assume, example, given
 from hypothesis import strategies as st
 
-from softtoken import _random
+from softtoken import _checks, _random
 from softtoken.exceptions import (
     IncompatibleURI,
+    InvalidCode,
     InvalidInput,
     InvalidRecord,
     InvalidURI,
@@ -35,10 +36,13 @@ from softtoken.provisioning import (
     KeyURI,
     TokenParams,
 )
+from softtoken.provisioning._pending import Step
 from softtoken.provisioning.enrollment import (
     DEFAULT_ATTEMPTS,
     DEFAULT_TTL,
     FIRST_CODE_LOOK_AHEAD,
+    MAX_ATTEMPTS,
+    ConfirmedToken,
     Outcome,
     PendingEnrollment,
     confirm,
@@ -94,11 +98,56 @@ def run(
         if kind == "wait":
             at += value
         else:
-            right = bool(value) and kind == "confirm"
+            right = right_code(kind, value)
             typed = app_code(uri, at) if right else wrong_code(pending.params, uri.secret, at)
             outcome, pending, _ = confirm(pending, typed, now=at)
         trail.append((outcome, pending))
     return trail
+
+
+def right_code(kind: str, value: Any) -> bool:
+    """Whether a step of the shared strategy types the app's code."""
+    return kind == "confirm" and bool(value)
+
+
+class Model:
+    """A tiny reference for whole runs, from the module docstring alone: each step's outcome,
+    and the failures, version and end it leaves. An enrollment ends once (done, spent or
+    expired), and the end is the refusal every later step meets."""
+
+    def __init__(self, attempts: int, expires_at: int) -> None:
+        self.attempts, self.expires_at = attempts, expires_at
+        self.failures = self.version = 0
+        self.end: Outcome | None = None
+
+    def confirm(self, right: bool, at: int) -> Outcome:
+        """The outcome of typing the app's code (*right*) or a wrong one at *at*."""
+        if self.end is None and at >= self.expires_at:
+            # The first refusal for the expiry is a change: it erases the key.
+            self.end, self.version = Outcome.EXPIRED, self.version + 1
+            return Outcome.EXPIRED
+        if self.end is not None:
+            return self.end
+        self.version += 1
+        if right:
+            self.end, self.failures = Outcome.ALREADY_DONE, 0
+            return Outcome.CONFIRMED
+        self.failures += 1
+        if self.failures < self.attempts:
+            return Outcome.WRONG_CODE
+        self.end = Outcome.SPENT
+        return Outcome.SPENT_NOW
+
+    def view(self) -> tuple[int, int, bool, bool, bool]:
+        """Failures, version, done, spent and expired, as a state shows them."""
+        end = self.end
+        done, spent = end is Outcome.ALREADY_DONE, end is Outcome.SPENT
+        return self.failures, self.version, done, spent, end is Outcome.EXPIRED
+
+
+def view(state: PendingEnrollment) -> tuple[int, int, bool, bool, bool]:
+    """What the model keeps of a state."""
+    return state.budget.failures, state.version, state.done, state.budget.blocked, state.expired
 
 
 class TestEnroll:
@@ -204,10 +253,23 @@ class TestConfirm:
         enrollment is then done and holds no key."""
         uri, pending = pending_for(TokenParams(**fields))
 
-        outcome, done, match = confirm(pending, app_code(uri, T0 + later), now=T0 + later)
+        outcome, done, token = confirm(pending, app_code(uri, T0 + later), now=T0 + later)
 
         assert (Outcome.CONFIRMED, True, None) == (outcome, done.done, done.key)
-        assert match is not None
+        assert token is not None
+
+    def test_the_confirmed_token_holds_what_activation_needs(self) -> None:
+        """CONFIRMED returns the key (which the stored value no longer has), the parameters,
+        and the match; recorded as the last step, the match refuses the first code again."""
+        uri, pending = pending_for()
+        code = app_code(uri, T0)
+
+        _, done, token = confirm(pending, code, now=T0)
+
+        assert token is not None
+        assert (uri.secret, DEFAULT_PARAMS, None) == (token.secret, token.params, done.key)
+        with pytest.raises(InvalidCode):
+            TOTP(token.secret).verify(code, at=T0, last_step=token.match.counter)
 
     @given(key=st.binary(min_size=32, max_size=32), at=strategies.unix_times)
     @example(key=RFC_SEEDS["sha256"], at=59)
@@ -265,7 +327,7 @@ class TestConfirm:
         results = [confirm(pending, token.generate(c), now=T0) for c in range(4)]
 
         assert [Outcome.CONFIRMED] * 3 + [Outcome.WRONG_CODE] == [r[0] for r in results]
-        assert [0, 1, 2] == [r[2].counter for r in results[:3] if r[2] is not None]
+        assert [0, 1, 2] == [r[2].match.counter for r in results[:3] if r[2] is not None]
 
     def test_a_wrong_code_costs_one_attempt_and_keeps_the_key(self) -> None:
         """A wrong code: WRONG_CODE, one failure, one version, the key kept; nothing else."""
@@ -288,15 +350,38 @@ class TestConfirm:
         assert (Outcome.SPENT, spent, None) == confirm(spent, app_code(uri, T0), now=T0)
 
     def test_expired_at_expires_at(self) -> None:
-        """The right code is refused from expires_at on, unchanged, and allowed the second
-        before."""
+        """The right code is refused from expires_at on, and allowed the second before."""
         uri, pending = pending_for(ttl=600)
 
         refused = confirm(pending, app_code(uri, T0 + 600), now=T0 + 600)
         allowed = confirm(pending, app_code(uri, T0 + 599), now=T0 + 599)
 
-        assert (Outcome.EXPIRED, pending, None) == refused
+        assert (Outcome.EXPIRED, None) == (refused[0], refused[2])
         assert Outcome.CONFIRMED == allowed[0]
+
+    def test_the_first_expired_refusal_erases_the_key(self) -> None:
+        """The first EXPIRED is one change: the key erased, the value marked expired, one
+        version later, and nothing else."""
+        uri, pending = pending_for(ttl=600)
+
+        _, expired, _ = confirm(pending, app_code(uri, T0 + 600), now=T0 + 600)
+
+        assert (
+            attrs.evolve(pending, key=None, expired=True, budget=ThrottleState(version=1))
+            == expired
+        )
+
+    def test_later_expired_refusals_change_nothing(self) -> None:
+        """Once erased, an enrollment stays expired, unchanged, even when the clock goes back
+        before expires_at."""
+        uri, pending = pending_for(ttl=600)
+        _, expired, _ = confirm(pending, app_code(uri, T0 + 600), now=T0 + 600)
+
+        again = confirm(expired, app_code(uri, T0 + 900), now=T0 + 900)
+        earlier = confirm(expired, app_code(uri, T0), now=T0)
+
+        assert [(Outcome.EXPIRED, expired, None)] * 2 == [again, earlier]
+        assert again[1] is expired
 
     def test_replay_after_done(self) -> None:
         """After CONFIRMED, the same code is refused as ALREADY_DONE, and nothing changes."""
@@ -329,6 +414,22 @@ class TestRuns:
     """Properties over whole runs of wrong and right codes and waits."""
 
     @given(attempts=st.integers(1, 4), steps=strategies.activation_steps)
+    def test_runs_follow_the_reference_model(
+        self, attempts: int, steps: list[tuple[str, Any]]
+    ) -> None:
+        """Each step's outcome, and the failures, version and end it leaves, are the model's."""
+        uri, pending = pending_for(attempts=attempts, ttl=86_400)
+        model, at = Model(attempts, pending.expires_at), T0
+        for (kind, value), (outcome, state) in zip(steps, run(uri, pending, steps), strict=True):
+            if kind == "wait":
+                at += value
+                continue
+            assert (model.confirm(right_code(kind, value), at), model.view()) == (
+                outcome,
+                view(state),
+            )
+
+    @given(attempts=st.integers(1, 4), steps=strategies.activation_steps)
     def test_every_change_is_one_version_step(
         self, attempts: int, steps: list[tuple[str, Any]]
     ) -> None:
@@ -354,15 +455,30 @@ class TestRuns:
     def test_every_reached_state_round_trips(
         self, attempts: int, steps: list[tuple[str, Any]]
     ) -> None:
-        """Every state a run reaches decodes from its bytes to itself, and a finished one holds
-        no key."""
+        """Every state a run reaches decodes from its bytes to itself."""
         uri, pending = pending_for(attempts=attempts, ttl=86_400)
         for _, state in run(uri, pending, steps):
             assert state == PendingEnrollment.from_bytes(state.to_bytes())
-            assert (state.key is None) == (state.done or state.budget.blocked)
+
+    @given(attempts=st.integers(1, 4), steps=strategies.activation_steps)
+    def test_a_finished_enrollment_holds_no_key(
+        self, attempts: int, steps: list[tuple[str, Any]]
+    ) -> None:
+        """A state holds its key exactly until it is done, spent or expired."""
+        uri, pending = pending_for(attempts=attempts, ttl=86_400)
+        for _, state in run(uri, pending, steps):
+            assert (state.done or state.budget.blocked or state.expired) == (state.key is None)
 
 
 _HEADER = struct.Struct(">2sBB8sQBBQ")
+# Every message PendingEnrollment.from_bytes raises: constants, which never hold the data.
+RECORD_ERRORS = {
+    "pending enrollment data is truncated",
+    "data is not a pending enrollment of a known format",
+    "pending enrollment fields are out of range",
+    "pending enrollment data has the wrong length",
+    "pending enrollment fields are out of range or inconsistent",
+}
 
 
 def record(**changes: Any) -> bytes:
@@ -399,13 +515,30 @@ class TestRecord:
         assert record(failures=2, version=2) == pending.to_bytes()
         assert pending == PendingEnrollment.from_bytes(record(failures=2, version=2))
 
+    def test_layout_of_an_expired_enrollment(self) -> None:
+        """An expired enrollment is the header alone, with flag bit 3 and its failures kept."""
+        expired = PendingEnrollment(
+            params=DEFAULT_PARAMS,
+            expires_at=T0,
+            attempts=5,
+            budget=ThrottleState(failures=2, version=3),
+            expired=True,
+        )
+        data = record(flags=0x08, failures=2, version=3, key=b"")
+
+        assert (data, expired) == (expired.to_bytes(), PendingEnrollment.from_bytes(data))
+
     @pytest.mark.parametrize(
         "changes",
         [
             {"tag": b"OA"},
             {"format": 2},
+            {"flags": 0x10},
             {"flags": 0x04},
             {"flags": 0x03, "key": b""},
+            {"flags": 0x09, "key": b""},
+            {"flags": 0x0A, "failures": 5, "key": b""},
+            {"flags": 0x08},
             {"params": bytes(8)},
             {"attempts": 0},
             {"attempts": 11},
@@ -419,7 +552,11 @@ class TestRecord:
             "tag-of-an-offline-activation",
             "format",
             "unknown-flag",
+            "open-attempt",
             "done-and-spent",
+            "done-and-expired",
+            "spent-and-expired",
+            "expired-with-key",
             "params",
             "no-attempts",
             "too-many-attempts",
@@ -443,17 +580,21 @@ class TestRecord:
             with pytest.raises(InvalidRecord):
                 PendingEnrollment.from_bytes(bad)
 
-    @given(data=strategies.mutated_bytes(st.sampled_from([record(), record(flags=1, key=b"")])))
+    @given(
+        data=strategies.mutated_bytes(
+            st.sampled_from([record(), record(flags=1, key=b""), record(flags=8, key=b"")])
+        )
+    )
     def test_near_misses_decode_to_themselves_or_raise_the_record_error(self, data: bytes) -> None:
-        """Edited records either decode and re-encode to themselves, or raise InvalidRecord, whose
-        message never holds the data."""
+        """Edited records either decode and re-encode to themselves, or raise InvalidRecord with
+        one of the decoder's constant messages and no chained error."""
         refused: InvalidRecord | None = None
         try:
             value = PendingEnrollment.from_bytes(data)
         except InvalidRecord as error:
             refused = error
         if refused is not None:
-            assert (False, None) == (data.hex() in str(refused), refused.__context__)
+            assert (True, None) == (str(refused) in RECORD_ERRORS, refused.__context__)
         else:
             assert data == value.to_bytes()
 
@@ -461,6 +602,20 @@ class TestRecord:
         """A str record is a TypeError."""
         with pytest.raises(TypeError):
             PendingEnrollment.from_bytes("EN")  # type: ignore[arg-type]
+
+
+class TestShared:
+    """What enrollment shares with offline activation keeps its public names."""
+
+    def test_every_shared_step_is_an_outcome(self) -> None:
+        """Each step of the shared rules has the enrollment outcome of the same value."""
+        assert {step.value for step in Step} <= {outcome.value for outcome in Outcome}
+
+    def test_the_bound_is_the_shared_one(self) -> None:
+        """The budget's bound is softtoken._checks.MAX_ATTEMPTS, and enroll allows it."""
+        _, pending = pending_for(attempts=_checks.MAX_ATTEMPTS)
+
+        assert (10, 10) == (MAX_ATTEMPTS, pending.attempts)
 
 
 class TestSecrecy:
@@ -472,7 +627,11 @@ class TestSecrecy:
         key = uri.secret
         spellings = [key.hex(), repr(key), uri.to_uri().split("secret=")[1].split("&")[0]]
 
-        for text in (repr(pending), repr(uri), repr(confirm(pending, app_code(uri, T0), now=T0))):
+        outcome, _, token = confirm(pending, app_code(uri, T0), now=T0)
+        expired = confirm(pending, app_code(uri, T0 + 600), now=T0 + 600)
+
+        assert (Outcome.CONFIRMED, ConfirmedToken) == (outcome, type(token))
+        for text in (repr(pending), repr(uri), repr(token), repr(expired)):
             assert [] == [s for s in spellings if s in text]
 
     def test_keys_take_part_in_equality(self) -> None:

@@ -10,6 +10,7 @@ from softtoken.exceptions import InvalidInput, KeyTooShort
 _T = TypeVar("_T")
 
 __all__ = [
+    "MAX_ATTEMPTS",
     "MAX_COUNTER",
     "MAX_DIGITS",
     "MAX_U8",

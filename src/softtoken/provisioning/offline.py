@@ -11,7 +11,8 @@ shows. Four steps, none with I/O, the issuer's :class:`PendingOffline` going in 
 3. **Issuer, complete.** :func:`complete` takes the registration code and derives the same
    secret, as a *candidate*: the token is pending first-code confirmation.
 4. **Issuer, confirm.** :func:`confirm` takes the first code the app shows. Only a code that
-   verifies against the candidate completes the activation.
+   verifies against the candidate completes the activation, and gives the
+   :class:`ConfirmedToken` to activate: the secret, and the match to record.
 
 **How a wrong registration code is caught and counted.** The caller parses the typed code with
 ``RegistrationCode.parse`` before :func:`complete`: a typo that breaks the Luhn digit raises
@@ -29,11 +30,12 @@ typed at random are accepted with odds of about 3 · attempts / 10^6 per activat
 
 Refusals are outcomes, never exceptions: an expired activation, a finished one and a spent budget
 each have their own :class:`Outcome` for the audit, and a caller raises one opaque
-:class:`~softtoken.exceptions.ActivationRefused` for all of them. A finished activation (done, or
-budget spent) holds no secret: its activation key and candidate are erased. Every change makes
-the version one higher, for a store's compare-and-set. Time is a parameter; randomness comes only
-from :mod:`softtoken._random`, through ``ActivationCode.generate`` and
-``RegistrationCode.generate``.
+:class:`~softtoken.exceptions.ActivationRefused` for all of them. A finished activation (done,
+budget spent, or refused once for its expiry) holds no secret: its activation key and candidate
+are erased. Every change makes the version one higher, for a store's compare-and-set, which
+:func:`confirm` relies on (see there). Time is a parameter; randomness comes only from
+:mod:`softtoken._random`, through ``ActivationCode.generate`` and ``RegistrationCode.generate``.
+The rules this flow shares with enrollment live in :mod:`softtoken.provisioning._pending`.
 
 **The derivation.** Both sides run the one function below, from the activation key. With the 10
 ASCII digits of the serial as ``serial`` and the 10 of the registration code (its 9 random digits
@@ -80,22 +82,22 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import struct
-from typing import Final
+from typing import ClassVar, Final
 
 import attrs
 
 from softtoken import throttle
-from softtoken._checks import MAX_COUNTER, check_int, valid_or_none
+from softtoken._checks import MAX_ATTEMPTS, MAX_COUNTER, check_int, valid_or_none
 from softtoken._encoding import parse_code
 from softtoken._kdf import Label, ScryptParams, hkdf, scrypt
 from softtoken._secret import SECRET
 from softtoken._time import to_unix
-from softtoken.exceptions import InvalidInput, InvalidRecord
-from softtoken.hotp import Match
-from softtoken.provisioning.enrollment import MAX_ATTEMPTS, match_first_code
+from softtoken.exceptions import InvalidRecord
+from softtoken.provisioning import _pending
+from softtoken.provisioning._pending import ConfirmedToken, Step
 from softtoken.provisioning.identifiers import ActivationCode, RegistrationCode, Serial
 from softtoken.provisioning.params import DEFAULT_PARAMS, TokenParams
-from softtoken.throttle import ThrottlePolicy, ThrottleState, Verdict
+from softtoken.throttle import ThrottlePolicy, Verdict
 
 __all__ = [
     "ACTIVATION_KEY_LENGTH",
@@ -104,6 +106,7 @@ __all__ = [
     "MAX_ATTEMPTS",
     "MAX_TTL",
     "OFFLINE_KDF",
+    "ConfirmedToken",
     "Outcome",
     "PendingOffline",
     "Stage",
@@ -127,7 +130,8 @@ DEFAULT_TTL: Final = 72 * 3600
 MAX_TTL: Final = 30 * 86_400
 """The longest life :func:`start` allows: 30 days."""
 DEFAULT_ATTEMPTS: Final = 5
-"""(registration code, first code) pairs allowed per activation (PSD2 RTS Art. 4(3)(b))."""
+"""(registration code, first code) pairs allowed per activation (PSD2 RTS Art. 4(3)(b)); at most
+:data:`MAX_ATTEMPTS`, the bound every activation flow shares."""
 ACTIVATION_KEY_LENGTH: Final = 32
 """The activation key is one HKDF-SHA256 output block."""
 
@@ -143,6 +147,9 @@ class Stage(enum.Enum):
     """Confirmed. Nothing is accepted any more."""
     SPENT = "spent"
     """The budget ran out. Nothing is accepted any more."""
+    EXPIRED = "expired"
+    """A step was refused for the expiry, which erased the secrets. Nothing is accepted any
+    more."""
 
 
 class Outcome(enum.Enum):
@@ -153,7 +160,8 @@ class Outcome(enum.Enum):
     AWAITING_FIRST_CODE = "awaiting_first_code"
     """:func:`complete` derived the candidate secret; an attempt is open until :func:`confirm`."""
     CONFIRMED = "confirmed"
-    """:func:`confirm`: the first code verified. The activation is done and holds no secret."""
+    """:func:`confirm`: the first code verified. The activation is done and holds no secret;
+    the secret is in the :class:`ConfirmedToken` returned with it."""
     WRONG_CODE = "wrong_code"
     """:func:`confirm`: the first code did not verify (a wrong registration code or a mistyped
     first code). One attempt counted; the candidate is dropped; tries remain."""
@@ -161,7 +169,8 @@ class Outcome(enum.Enum):
     """This refusal used the last attempt: a wrong first code, or an unconfirmed candidate
     counted by :func:`complete`. The activation's secrets are erased."""
     EXPIRED = "expired"
-    """Refused unevaluated: the activation has expired. Nothing changed."""
+    """Refused unevaluated: the activation has expired. The first such refusal erases its
+    secrets and marks it expired (one version step); later ones change nothing."""
     ALREADY_DONE = "already_done"
     """Refused unevaluated: the activation was confirmed already (a replay). Nothing changed."""
     SPENT = "spent"
@@ -179,7 +188,7 @@ def _cost_only(kdf: ScryptParams) -> ScryptParams:
 
 
 @attrs.frozen
-class PendingOffline:
+class PendingOffline(_pending.Pending):
     """The issuer's side of one offline activation, between :func:`start` and the end.
 
     Attributes:
@@ -191,10 +200,12 @@ class PendingOffline:
         budget: the pairs counted so far (a :mod:`softtoken.throttle` state without delays): its
             open attempt is the candidate awaiting its first code, its block the spent budget.
         done: the first code verified.
+        expired: a step was refused for the expiry, and the secrets erased then.
         activation_key: HKDF of the activation code, which stands in for the code in the
             derivation, so that the issuer never stores the code itself. It is exactly as
             powerful as the code (with a registration code, it yields the secret), so the
-            issuer's store must seal it at rest, like a token secret. ``None`` once finished.
+            issuer's store must seal it at rest, like a token secret. ``None`` once finished
+            (done, spent or expired).
         candidate: the secret derived from the last registration code, while it awaits its first
             code; a secret too, to be sealed alike. ``None`` otherwise.
 
@@ -204,64 +215,52 @@ class PendingOffline:
         TypeError: wrong types. InvalidInput: out of range or inconsistent fields.
     """
 
+    _SECRET_FIELDS: ClassVar[tuple[str, ...]] = ("activation_key", "candidate")
+    _OPENS_ATTEMPTS: ClassVar[bool] = True
+
     serial: Serial = attrs.field(kw_only=True)
-    params: TokenParams = attrs.field(kw_only=True)
     kdf: ScryptParams = attrs.field(kw_only=True, converter=_cost_only)
-    expires_at: int = attrs.field(kw_only=True)
-    attempts: int = attrs.field(kw_only=True)
-    budget: ThrottleState = attrs.field(factory=ThrottleState, kw_only=True)
-    done: bool = attrs.field(default=False, kw_only=True)
     activation_key: bytes | None = attrs.field(default=None, kw_only=True, **SECRET)
     candidate: bytes | None = attrs.field(default=None, kw_only=True, **SECRET)
 
     def __attrs_post_init__(self) -> None:
-        if not isinstance(self.serial, Serial) or not isinstance(self.params, TokenParams):
-            raise TypeError("serial must be Serial and params TokenParams")
-        if not isinstance(self.budget, ThrottleState) or type(self.done) is not bool:
-            raise TypeError("budget must be ThrottleState and done bool")
-        check_int(self.expires_at, "expires_at", 0, MAX_COUNTER)
-        check_int(self.attempts, "attempts", 1, MAX_ATTEMPTS)
-        _check_budget(self.budget, self.attempts, self.done)
-        finished = self.done or self.budget.blocked
-        if finished != (self.activation_key is None):
-            raise InvalidInput("only a finished activation has no activation key")
-        if self.activation_key is not None:
-            _check_bytes(self.activation_key, ACTIVATION_KEY_LENGTH, "activation key")
-        if self.budget.attempt_open != (self.candidate is not None):
-            raise InvalidInput("a candidate secret exists exactly while an attempt is open")
-        if self.candidate is not None:
-            _check_bytes(self.candidate, self.params.secret_length, "candidate")
-
-    @property
-    def version(self) -> int:
-        """Grows by one at every change, for a store's compare-and-set."""
-        return self.budget.version
+        super().__attrs_post_init__()
+        if not isinstance(self.serial, Serial):
+            raise TypeError("serial must be Serial")
+        _pending.check_secret(
+            self.activation_key,
+            "activation key",
+            ACTIVATION_KEY_LENGTH,
+            held=not _pending.ended(self),
+        )
+        _pending.check_secret(
+            self.candidate, "candidate", self.params.secret_length, held=self.budget.attempt_open
+        )
 
     @property
     def stage(self) -> Stage:
-        """Where this activation is (expiry aside, which depends on the time)."""
+        """Where this activation is. EXPIRED once a step was refused for the expiry; before
+        that, an activation past its expiry shows the stage it had (that depends on the time)."""
         if self.done:
             return Stage.DONE
         if self.budget.blocked:
             return Stage.SPENT
+        if self.expired:
+            return Stage.EXPIRED
         return Stage.FIRST_CODE if self.budget.attempt_open else Stage.REGISTRATION
 
     def to_bytes(self) -> bytes:
         """Encode, big-endian: ``b"OA"``, format 1 (1), flags (1: bit 0 done, bit 1 spent,
-        bit 2 first code awaited), serial (10 ASCII digits), params (8, ``TokenParams.to_bytes``),
-        KDF version, log2_n, r, p (1 each), expires_at (8), attempts (1), failures (1),
-        version (8): 44 bytes; then the activation key (32) unless finished, then the candidate
-        (20, 32 or 64) while a first code is awaited. It holds secrets: seal it."""
+        bit 2 first code awaited, bit 3 expired), serial (10 ASCII digits), params (8,
+        ``TokenParams.to_bytes``), KDF version, log2_n, r, p (1 each), expires_at (8),
+        attempts (1), failures (1), version (8): 44 bytes; then the activation key (32) unless
+        finished, then the candidate (20, 32 or 64) while a first code is awaited. It holds
+        secrets: seal it."""
         b, k = self.budget, self.kdf
-        flags = (
-            (_DONE if self.done else 0)
-            | (_SPENT if b.blocked else 0)
-            | (_FIRST_CODE if b.attempt_open else 0)
-        )
         header = _HEADER.pack(
             _TAG,
             _FORMAT,
-            flags,
+            _pending.flags_of(self),
             str(self.serial).encode("ascii"),
             self.params.to_bytes(),
             k.version,
@@ -291,13 +290,12 @@ class PendingOffline:
         fields = _HEADER.unpack_from(data)
         tag, fmt, flags, serial, params_bytes, version_kdf, log2_n, r, p = fields[:9]
         expires_at, attempts, failures, version = fields[9:]
-        if tag != _TAG or fmt != _FORMAT or flags & ~(_DONE | _SPENT | _FIRST_CODE):
+        if tag != _TAG or fmt != _FORMAT or flags & ~_FLAGS:
             raise InvalidRecord("data is not a pending offline activation of a known format")
         params = TokenParams.from_bytes(params_bytes)
         if params is None or not serial.isdigit():
             raise InvalidRecord("pending activation fields are out of range")
-        spent, opened = bool(flags & _SPENT), bool(flags & _FIRST_CODE)
-        finished = bool(flags & _DONE) or spent
+        opened, finished = bool(flags & _pending.OPEN), bool(flags & _pending.ENDED)
         key_end = _HEADER.size + (0 if finished else ACTIVATION_KEY_LENGTH)
         if len(data) != key_end + (params.secret_length if opened else 0):
             raise InvalidRecord("pending activation data has the wrong length")
@@ -308,14 +306,9 @@ class PendingOffline:
                 kdf=ScryptParams(version=version_kdf, log2_n=log2_n, r=r, p=p),
                 expires_at=expires_at,
                 attempts=attempts,
-                budget=ThrottleState(
-                    failures=failures,
-                    blocked=spent,
-                    episode=int(spent),
-                    attempt_open=opened,
-                    version=version,
-                ),
-                done=bool(flags & _DONE),
+                budget=_pending.budget_from_flags(flags, failures, version),
+                done=bool(flags & _pending.DONE),
+                expired=bool(flags & _pending.EXPIRED),
                 activation_key=None if finished else data[_HEADER.size : key_end],
                 candidate=data[key_end:] if opened else None,
             )
@@ -327,28 +320,9 @@ class PendingOffline:
 
 _TAG: Final = b"OA"
 _FORMAT: Final = 1
-_DONE: Final = 0x01
-_SPENT: Final = 0x02
-_FIRST_CODE: Final = 0x04
+# The open attempt (_pending.OPEN) is the candidate awaiting its first code.
+_FLAGS: Final = _pending.DONE | _pending.SPENT | _pending.OPEN | _pending.EXPIRED
 _HEADER: Final = struct.Struct(">2sBB10s8s4BQBBQ")
-
-
-def _check_bytes(value: object, length: int, name: str) -> None:
-    if type(value) is not bytes:
-        raise TypeError(f"{name} must be bytes")
-    if len(value) != length:
-        raise InvalidInput(f"{name} has the wrong length")
-
-
-def _check_budget(budget: ThrottleState, attempts: int, done: bool) -> None:
-    """The budget states a pending value can reach: no delay, at most one block (never
-    released), blocked exactly at the limit, and a clean count once done."""
-    if budget.not_before or budget.episode != int(budget.blocked):
-        raise InvalidInput("an activation budget has no delay and blocks at most once")
-    if budget.blocked != (budget.failures >= attempts) or budget.failures > attempts:
-        raise InvalidInput("an activation budget blocks exactly when the attempts are spent")
-    if done and (budget.blocked or budget.attempt_open or budget.failures):
-        raise InvalidInput("a done activation has no failures, block or open attempt")
 
 
 def _activation_key(code: ActivationCode) -> bytes:
@@ -452,27 +426,6 @@ def respond(
     return registration, secret
 
 
-def _policy(pending: PendingOffline) -> ThrottlePolicy:
-    return ThrottlePolicy(max_failures=pending.attempts)
-
-
-def _next(pending: PendingOffline, budget: ThrottleState, **changes: object) -> PendingOffline:
-    """*pending* with *changes* and *budget*, as one change: one version later."""
-    counted = attrs.evolve(budget, version=pending.version + 1)
-    return attrs.evolve(pending, budget=counted, **changes)  # type: ignore[arg-type]
-
-
-def _refusal(pending: PendingOffline, at: int) -> Outcome | None:
-    """The outcome of a step refused unevaluated, or None when the step may go on."""
-    if pending.done:
-        return Outcome.ALREADY_DONE
-    if pending.budget.blocked:
-        return Outcome.SPENT
-    if at >= pending.expires_at:
-        return Outcome.EXPIRED
-    return None
-
-
 def _check_pending(pending: PendingOffline) -> None:
     if not isinstance(pending, PendingOffline):
         raise TypeError("pending must be PendingOffline")
@@ -489,9 +442,10 @@ def complete(
 
     Returns:
         AWAITING_FIRST_CODE, the pending value to store, and the candidate secret: a token that
-        is not active until :func:`confirm` accepts its first code. Otherwise ALREADY_DONE,
-        SPENT or EXPIRED with *pending* unchanged, or SPENT_NOW with its secrets erased, and no
-        secret. Store the pending value before anything else.
+        is not active until :func:`confirm` accepts its first code. Otherwise no secret, and
+        ALREADY_DONE or SPENT with *pending* unchanged, EXPIRED (the first time, with the
+        secrets erased: one version step), or SPENT_NOW with the secrets erased. Store the
+        pending value, by compare-and-set on its version, before anything else.
 
     Raises:
         TypeError: an argument has the wrong type. InvalidTime: *now* is not a valid time.
@@ -500,35 +454,42 @@ def complete(
     if not isinstance(registration_code, RegistrationCode):
         raise TypeError("registration_code must be RegistrationCode; parse it first")
     at = to_unix(now)
+    refused = _pending.refusal(pending, at)
     key = pending.activation_key
-    if pending.done:
-        return Outcome.ALREADY_DONE, pending, None
-    # A pending value without its key is finished: done (answered above) or spent.
-    if pending.budget.blocked or key is None:
-        return Outcome.SPENT, pending, None
-    if at >= pending.expires_at:
-        return Outcome.EXPIRED, pending, None
-    verdict, budget = throttle.begin(_policy(pending), pending.budget, at)
+    if refused is not None or key is None:
+        # Only an ended activation has no activation key, and the refusal answers for those.
+        step, after = refused or (Step.SPENT, pending)
+        return Outcome(step.value), after, None
+    policy = ThrottlePolicy(max_failures=pending.attempts)
+    verdict, budget = throttle.begin(policy, pending.budget, at)
     if verdict is Verdict.BLOCKED_NOW:
-        return Outcome.SPENT_NOW, _next(pending, budget, activation_key=None, candidate=None), None
+        return Outcome.SPENT_NOW, _pending.end_state(pending, budget), None
     secret = _derive(key, registration_code, pending.serial, pending.params, pending.kdf)
-    return Outcome.AWAITING_FIRST_CODE, _next(pending, budget, candidate=secret), secret
+    opened = _pending.next_state(pending, budget, candidate=secret)
+    return Outcome.AWAITING_FIRST_CODE, opened, secret
 
 
 def confirm(
     pending: PendingOffline, code: str, *, now: int | dt.datetime
-) -> tuple[Outcome, PendingOffline, Match | None]:
+) -> tuple[Outcome, PendingOffline, ConfirmedToken | None]:
     """Issuer side: accept the activation when *code* verifies against the candidate secret.
 
     The window is the first-code window of :func:`softtoken.provisioning.enrollment.confirm`:
     ±1 step around *now* for TOTP, counters 0 to 2 for HOTP.
 
+    The code is compared before anything is stored, within the attempt :func:`complete` opened.
+    So the store must write the returned value with a compare-and-set on ``pending.version``,
+    and a call whose write lost must tell nothing of its result to anyone (not the outcome, not
+    the token): otherwise concurrent calls could try many first codes against one counted
+    attempt. Only the winning write's answer counts.
+
     Returns:
         CONFIRMED, the pending value to store (done, with no secret left in it), and the
-        :class:`~softtoken.hotp.Match`: activate the token with the secret :func:`complete`
-        returned, and record ``match.counter`` as its last used step or counter so that this
-        code is never accepted again. Otherwise no match, and WRONG_CODE or SPENT_NOW (one
-        attempt counted), or ALREADY_DONE, SPENT, EXPIRED or NO_CANDIDATE (nothing changed).
+        :class:`ConfirmedToken`: activate the token with its ``secret`` and record its
+        ``match.counter`` as the last used step or counter, so that this code is never accepted
+        again. Otherwise no token, and WRONG_CODE or SPENT_NOW (one attempt counted), EXPIRED
+        (the first time, the secrets are erased: one version step), or ALREADY_DONE, SPENT or
+        NO_CANDIDATE (nothing changed).
 
     Raises:
         TypeError: an argument has the wrong type. InvalidTime: *now* is not a valid time.
@@ -537,19 +498,10 @@ def confirm(
     _check_pending(pending)
     bare = parse_code(code, pending.params.digits)
     at = to_unix(now)
-    refused = _refusal(pending, at)
-    if refused is not None:
-        return refused, pending, None
-    candidate = pending.candidate
-    if candidate is None:
+    # A wrong first code drops the candidate, so that the registration code is typed again, and
+    # keeps the activation key.
+    result = _pending.confirm(pending, pending.candidate, bare, at, dropped=("candidate",))
+    if result is None:
         return Outcome.NO_CANDIDATE, pending, None
-    policy = _policy(pending)
-    match = match_first_code(pending.params, candidate, bare, now=at)
-    if match is not None:
-        _, budget = throttle.succeed(policy, pending.budget, at)
-        confirmed = _next(pending, budget, done=True, activation_key=None, candidate=None)
-        return Outcome.CONFIRMED, confirmed, match
-    verdict, budget = throttle.fail(policy, pending.budget, at)
-    if verdict is Verdict.BLOCKED_NOW:
-        return Outcome.SPENT_NOW, _next(pending, budget, activation_key=None, candidate=None), None
-    return Outcome.WRONG_CODE, _next(pending, budget, candidate=None), None
+    step, after, token = result
+    return Outcome(step.value), after, token
