@@ -1,5 +1,6 @@
 """What the QR activation tests share: fixed keys, a run of the protocol, an independent
-derivation written with hmac and hashlib, and stand-ins for the randomness source.
+derivation written with hmac, hashlib and the pure-Python HKDF of softtoken._reference (no
+production code), and stand-ins for the randomness source.
 
 Used by tests/test_qr_activation.py, tests/test_qr_messages.py and tests/test_qr_states.py.
 """
@@ -20,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 
 from softtoken import _random
+from softtoken._reference import hkdf_sha256
 from softtoken.exceptions import SoftTokenError
 from softtoken.provisioning.identifiers import Serial
 from softtoken.provisioning.params import DEFAULT_PARAMS, TokenParams
@@ -81,16 +83,6 @@ def ed25519_public(seed: bytes) -> bytes:
 def key_id(public_key: bytes) -> bytes:
     """An offer's ``kid``: the first 8 bytes of the SHA-256 of the Ed25519 public key."""
     return hashlib.sha256(public_key).digest()[:8]
-
-
-def hkdf_sha256(ikm: bytes, *, salt: bytes, info: bytes, length: int) -> bytes:
-    """HKDF-SHA256 written out from RFC 5869 §2.2 (extract) and §2.3 (expand)."""
-    prk = hmac.new(salt, ikm, hashlib.sha256).digest()
-    okm, block = b"", b""
-    for counter in range(1, -(-length // 32) + 1):
-        block = hmac.new(prk, block + info + bytes([counter]), hashlib.sha256).digest()
-        okm += block
-    return okm[:length]
 
 
 def b64(data: bytes) -> str:
@@ -176,7 +168,7 @@ def derivations(
     offer_text: str, activation_id: bytes, app_key: bytes, password: str, shared: bytes
 ) -> dict[str, bytes]:
     """Every value the protocol derives once *shared* is known, from public inputs and the
-    password, written with hmac and hashlib only (RFC 5869, RFC 2104)."""
+    password, with hmac and softtoken._reference's HKDF only (RFC 2104, RFC 5869)."""
     params = offer_field(offer_text, "tp")
     transcript = transcript_of(offer_text, app_key)
     salt = hashlib.sha256(transcript).digest()

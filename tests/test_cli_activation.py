@@ -18,6 +18,7 @@ from softtoken.cli import _input, activation
 from softtoken.provisioning import RegistrationCode, Serial, offline, qr_activation
 from softtoken.provisioning.qr_messages import Offer, Request
 from tests.test_cli_app import NOW, PIN, SERIAL, App, new_app
+from tests.utils import Result
 
 CHEAP = ScryptParams(log2_n=4, r=8, p=1)
 URL = "https://bank.example/activate"
@@ -166,10 +167,7 @@ class TestScan:
         assert 0 == app("init").status
         offer, password, pending = qr_start(SERIAL)
         other, other_password, other_pending = qr_start("55501-00001")
-        scanned = app(
-            "scan", "--offer-file", app.file("o.txt", offer.to_text()),
-            "--bank-key-file", bank_key_file(app), stdin=password,
-        )  # fmt: skip
+        scanned = scan(app, offer, password)
         _, _, response, _ = qr_activation.accept(
             pending, Request.parse(scanned.out.strip()), now=NOW
         )
@@ -188,10 +186,7 @@ class TestScan:
         a second cancel, with nothing pending, is refused."""
         assert 0 == app("init").status
         offer, password, pending = qr_start(SERIAL)
-        scanned = app(
-            "scan", "--offer-file", app.file("o.txt", offer.to_text()),
-            "--bank-key-file", bank_key_file(app), stdin=password,
-        )  # fmt: skip
+        scanned = scan(app, offer, password)
         _, _, response, _ = qr_activation.accept(
             pending, Request.parse(scanned.out.strip()), now=NOW
         )
@@ -211,10 +206,7 @@ class TestScan:
         assert 0 == app("init").status
         offer, password, _ = qr_start(SERIAL)
         monkeypatch.setattr(_input, "now", lambda: offer.expires)
-        result = app(
-            "scan", "--offer-file", app.file("o.txt", offer.to_text()),
-            "--bank-key-file", bank_key_file(app), stdin=password,
-        )  # fmt: skip
+        result = scan(app, offer, password)
         assert (2, "softtoken: error: the offer has expired; ask the bank for a new one\n") == (
             result.status,
             result.err,
@@ -289,6 +281,14 @@ class TestScan:
 def qr_start(serial: str, *, seed: bytes = BANK_SEED) -> tuple[Offer, str, qr_activation.PendingQR]:
     """The bank starts a QR activation of *serial* at NOW, signing its offer with *seed*."""
     return qr_activation.start(Serial.parse(serial), signing_key=seed, now=NOW, url=URL)
+
+
+def scan(app: App, offer: Offer, password: str) -> Result:
+    """``app scan`` of *offer* with *password* on standard input, the bank's key pinned."""
+    return app(
+        "scan", "--offer-file", app.file("o.txt", offer.to_text()),
+        "--bank-key-file", bank_key_file(app), stdin=password,
+    )  # fmt: skip
 
 
 def bank_key_file(app: App) -> str:

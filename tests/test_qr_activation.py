@@ -29,6 +29,7 @@ from hypothesis import strategies as st
 
 from softtoken import _random
 from softtoken._kdf import Label, hkdf
+from softtoken._reference import hkdf_sha256
 from softtoken.exceptions import ActivationRefused, InvalidInput, InvalidTime, MalformedCode
 from softtoken.provisioning import qr_activation
 from softtoken.provisioning.identifiers import Serial
@@ -67,7 +68,6 @@ from tests.qr_support import (
     derivations,
     ed25519_public,
     exchange,
-    hkdf_sha256,
     key_id,
     leaks,
     offer_field,

@@ -4,7 +4,7 @@ S13).
 Each message has one spelling, read strictly: fuzzed input raises only softtoken's own error and
 quotes nothing. No altered message completes an activation, and no altered offer is even
 answered. The recorded runs of ``tests/vectors/qr-activation.txt`` are reproduced by softtoken
-and by ``tools/make_qr_vectors.py``, which uses no softtoken code.
+and by ``tools/make_qr_vectors.py``, which uses none of softtoken's production code.
 """
 
 from __future__ import annotations
@@ -483,7 +483,7 @@ class TestVectors:
     """The recorded runs, by softtoken with pinned randomness and by an independent generator."""
 
     def test_the_generator_prints_the_file(self) -> None:
-        """tools/make_qr_vectors.py, which uses no softtoken code, prints the file exactly."""
+        """tools/make_qr_vectors.py, which uses no production code, prints the file exactly."""
         done = subprocess.run(
             [sys.executable, str(ROOT / "tools" / "make_qr_vectors.py")],
             capture_output=True,

@@ -11,6 +11,8 @@ import hmac
 from collections.abc import Callable
 
 import pytest
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from hypothesis import assume, example, given
 from hypothesis import strategies as st
 
@@ -82,6 +84,54 @@ class TestHMAC:
     def test_rfc4226_intermediate_hmac(self, count: int, hmac_sha1: bytes) -> None:
         """RFC 4226 Appendix D, Table 1: HMAC-SHA-1 of the secret and each counter."""
         assert hmac_sha1 == _reference.hmac_digest(RFC_SEED_SHA1, count.to_bytes(8, "big"), "sha1")
+
+
+class TestHKDF:
+    """RFC 5869 HKDF-SHA256."""
+
+    @pytest.mark.parametrize(
+        ("salt", "info", "length", "okm"),
+        [
+            # RFC 5869 Appendix A.1: the basic case.
+            (
+                bytes(range(13)),
+                bytes(range(0xF0, 0xFA)),
+                42,
+                "3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865",
+            ),
+            # RFC 5869 Appendix A.3: no salt and no info.
+            (
+                b"",
+                b"",
+                42,
+                "8da4e775a563c18f715f802a063c5a31b8a11f5c5ee1879ec3454e5f3c738d2d9d201395faa4b61a96c8",
+            ),
+        ],
+    )
+    def test_rfc5869_vectors(self, salt: bytes, info: bytes, length: int, okm: str) -> None:
+        """RFC 5869 Appendix A, test cases 1 and 3 (IKM: 22 bytes of 0x0b)."""
+        assert (
+            okm == _reference.hkdf_sha256(b"\x0b" * 22, salt=salt, info=info, length=length).hex()
+        )
+
+    @given(
+        ikm=st.binary(max_size=80),
+        salt=st.binary(max_size=80),
+        info=st.binary(max_size=40),
+        length=st.integers(1, 200),
+    )
+    def test_equals_cryptography(self, ikm: bytes, salt: bytes, info: bytes, length: int) -> None:
+        """The reference HKDF equals cryptography's for any input."""
+        expected = HKDF(
+            algorithm=hashes.SHA256(), length=length, salt=salt or None, info=info
+        ).derive(ikm)
+        assert expected == _reference.hkdf_sha256(ikm, salt=salt, info=info, length=length)
+
+    @pytest.mark.parametrize("length", [0, 255 * 32 + 1])
+    def test_length_out_of_range_is_refused(self, length: int) -> None:
+        """RFC 5869 §2.3: L is at most 255 times HashLen, and nothing is made of nothing."""
+        with pytest.raises(InvalidInput):
+            _reference.hkdf_sha256(b"k", salt=b"", info=b"", length=length)
 
 
 class TestTruncate:

@@ -1,8 +1,9 @@
 """Print tests/vectors/qr-activation.txt, computed without softtoken's production code.
 
-Ed25519 (RFC 8032) and X25519 (RFC 7748) are cryptography's, called directly; HKDF (RFC 5869
-§2.2-2.3) and HMAC (RFC 2104) are written out with hmac and hashlib; the offer, request and
-response texts with base64 and urllib.parse. The key pairs are published ones: RFC 8032 §7.1
+Ed25519 (RFC 8032) and X25519 (RFC 7748) are cryptography's, called directly; HKDF (RFC 5869)
+is softtoken._reference's pure-Python transcription, which shares no code with the production
+path; HMAC (RFC 2104) is the standard library's; the offer, request and response texts are
+written with base64 and urllib.parse. The key pairs are published ones: RFC 8032 §7.1
 TEST 1 and TEST 2 for the bank's signing keys, RFC 7748 §6.1 Alice and Bob for X25519. The
 randomness the runs pin is listed with them, in the order softtoken draws it.
 
@@ -19,13 +20,16 @@ import urllib.parse
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 
+from softtoken._reference import hkdf_sha256
+
 HEADER = """\
 # QR activation (softtoken.provisioning.qr_activation), protocol version 2: two fixed runs.
 #
 # Source: softtoken's own format; nothing is published for it. Written by
-# tools/make_qr_vectors.py, which uses no softtoken code: Ed25519 (RFC 8032) and X25519
-# (RFC 7748) by cryptography directly, HKDF-SHA256 (RFC 5869) and HMAC-SHA256 (RFC 2104) with
-# hmac and hashlib, the texts with base64 and urllib.parse. tests/test_qr_messages.py checks
+# tools/make_qr_vectors.py, which uses none of softtoken's production code: Ed25519
+# (RFC 8032) and X25519 (RFC 7748) by cryptography directly, HKDF-SHA256 (RFC 5869) by the
+# pure-Python transcription in softtoken._reference, HMAC-SHA256 (RFC 2104) with hmac, the
+# texts with base64 and urllib.parse. tests/test_qr_messages.py checks
 # that the generator still prints this file exactly, and that softtoken, given the same inputs,
 # writes the same offer, request, response and secret.
 #
@@ -97,16 +101,6 @@ RUNS = [
 def b64(data: bytes) -> str:
     """Unpadded base64url (RFC 4648 §5)."""
     return base64.urlsafe_b64encode(data).decode("ascii").rstrip("=")
-
-
-def hkdf_sha256(ikm: bytes, *, salt: bytes, info: bytes, length: int) -> bytes:
-    """HKDF-SHA256: extract (RFC 5869 §2.2), then expand (§2.3)."""
-    prk = hmac.new(salt, ikm, hashlib.sha256).digest()
-    okm, block = b"", b""
-    for counter in range(1, -(-length // 32) + 1):
-        block = hmac.new(prk, block + info + bytes([counter]), hashlib.sha256).digest()
-        okm += block
-    return okm[:length]
 
 
 def x25519_public(private_key: bytes) -> bytes:

@@ -1,27 +1,18 @@
 """Print rows for tests/vectors/unlock.txt, computed without softtoken's production code.
 
-HMAC is softtoken._reference.hmac_digest (the pure-Python FIPS 180-4 / RFC 2104 transcription
-the differential tests check against the standard library); HKDF (RFC 5869 §2.2-2.3) and the
-OCRA data input (RFC 6287 §5.1) are written out here. Run: python tools/make_unlock_vectors.py
+HMAC and HKDF are softtoken._reference's (the pure-Python FIPS 180-4, RFC 2104 and RFC 5869
+transcriptions that the differential tests check against the standard library and
+cryptography); the OCRA data input (RFC 6287 §5.1) is written out here.
+
+Run: python tools/make_unlock_vectors.py
 """
 
 from __future__ import annotations
 
-from softtoken._reference import hmac_digest
+from softtoken._reference import hkdf_sha256, hmac_digest
 
 LABEL = b"softtoken/unlock/v1\x00"
 SUITE = "OCRA-1:HOTP-SHA256-{digits}:QN09"
-
-
-def hkdf_sha256(ikm: bytes, info: bytes, length: int) -> bytes:
-    """RFC 5869: extract with an all-zero salt of hash length, then expand."""
-    prk = hmac_digest(b"\x00" * 32, ikm, "sha256")
-    out, block, counter = b"", b"", 1
-    while len(out) < length:
-        block = hmac_digest(prk, block + info + bytes([counter]), "sha256")
-        out += block
-        counter += 1
-    return out[:length]
 
 
 def ocra(key: bytes, reset_code: str, digits: int) -> str:
@@ -36,7 +27,7 @@ def ocra(key: bytes, reset_code: str, digits: int) -> str:
 
 def row(tag: str, secret: bytes, serial: str, reset_code: str, digits: int) -> str:
     canonical = serial.replace("-", "")
-    key = hkdf_sha256(secret, LABEL + canonical.encode("ascii"), 32)
+    key = hkdf_sha256(secret, salt=b"", info=LABEL + canonical.encode("ascii"), length=32)
     code = ocra(key, reset_code, digits)
     return f"{tag} {secret.hex()} {serial} {reset_code} {digits} {key.hex()} {code}"
 

@@ -8,7 +8,8 @@ attempt at constant-time behaviour, and it exists only so that tests can compare
 It follows the documents step by step, in their own names, and imports no hashing library:
 
 - SHA-1, SHA-256 and SHA-512 from FIPS 180-4 (sections cited below);
-- HMAC from RFC 2104;
+- HMAC from RFC 2104, and HKDF from RFC 5869 (for the vector generators of softtoken's own
+  formats);
 - HOTP from RFC 4226 §5 and TOTP from RFC 6238 §4.
 
 Readability comes before speed, but every step is linear in the message length.
@@ -28,6 +29,7 @@ __all__ = [
     "ALGORITHMS",
     "BLOCK_SIZES",
     "hash_digest",
+    "hkdf_sha256",
     "hmac_digest",
     "hotp",
     "sha1",
@@ -349,6 +351,27 @@ def hmac_digest(key: bytes, message: bytes, algorithm: str) -> bytes:
     outer_key = bytes(k ^ _OPAD for k in key)
     # H(K XOR opad, H(K XOR ipad, text)).
     return h(outer_key + h(inner_key + message))
+
+
+def hkdf_sha256(ikm: bytes, *, salt: bytes, info: bytes, length: int) -> bytes:
+    """Return *length* bytes of HKDF-SHA256 (RFC 5869 §2), on :func:`hmac_digest`.
+
+    An empty *salt* stands for HashLen zero bytes (§2.2), which HMAC's key padding makes the
+    same thing.
+
+    Raises:
+        InvalidInput: *length* is not 1 to 8160, that is 255 times HashLen (§2.3).
+    """
+    if not 0 < length <= 255 * 32:
+        raise InvalidInput("HKDF-SHA256 gives 1 to 8160 bytes")
+    # §2.2, extract: PRK = HMAC-Hash(salt, IKM).
+    prk = hmac_digest(salt, ikm, "sha256")
+    # §2.3, expand: T(i) = HMAC-Hash(PRK, T(i-1) | info | i), with T(0) empty.
+    okm, block = b"", b""
+    for counter in range(1, math.ceil(length / 32) + 1):
+        block = hmac_digest(prk, block + info + bytes([counter]), "sha256")
+        okm += block
+    return okm[:length]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -49,6 +49,30 @@ def _wallet(mixin: WalletActivation) -> Wallet:
     return cast("Wallet", mixin)
 
 
+def _add_token(
+    wallet: Wallet,
+    serial: Serial,
+    secret: bytes,
+    params: TokenParams,
+    *,
+    name: str,
+    pin: str,
+    policy: IdentityPolicy | None,
+) -> Wallet:
+    """The wallet with a new identity for an activated token: *secret* made as *params* say."""
+    return wallet.add_key(
+        serial,
+        secret,
+        name=name,
+        pin=pin,
+        kind=params.kind,
+        algorithm=params.algorithm,
+        digits=params.digits,
+        period=params.period,
+        policy=policy,
+    )
+
+
 class WalletActivation:
     """The activation methods of :class:`~softtoken.app.Wallet` (its base class)."""
 
@@ -91,17 +115,7 @@ class WalletActivation:
             raise DuplicateIdentity()
         (wallet.policy if policy is None else policy).pin.check(pin)
         registration, secret = offline.respond(wanted, code, params=params, kdf=kdf)
-        added = wallet.add_key(
-            wanted,
-            secret,
-            name=name,
-            pin=pin,
-            kind=params.kind,
-            algorithm=params.algorithm,
-            digits=params.digits,
-            period=params.period,
-            policy=policy,
-        )
+        added = _add_token(wallet, wanted, secret, params, name=name, pin=pin, policy=policy)
         return added, registration
 
     def scan(
@@ -184,19 +198,8 @@ class WalletActivation:
             response if isinstance(response, Response) else Response.parse(_text(response).strip())
         )
         secret = qr_activation.finish(state, parsed)
-        params = state.params
         # add_key drops the pending scan of the serial it adds.
-        return wallet.add_key(
-            wanted,
-            secret,
-            name=name,
-            pin=pin,
-            kind=params.kind,
-            algorithm=params.algorithm,
-            digits=params.digits,
-            period=params.period,
-            policy=policy,
-        )
+        return _add_token(wallet, wanted, secret, state.params, name=name, pin=pin, policy=policy)
 
     def cancel_scan(self, serial: Serial | str) -> Wallet:
         """Drop an unfinished QR activation, and with it the device key it holds.
