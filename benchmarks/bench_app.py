@@ -22,7 +22,7 @@ import multiprocessing
 import os
 import platform
 import tempfile
-import time
+import timeit
 from collections import Counter
 from collections.abc import Callable
 from functools import partial
@@ -49,12 +49,7 @@ NOW = 1_700_000_000
 def pin_hash_cost(repeat: int) -> float:
     """Seconds per PIN hash at PHONE_KDF: the best of *repeat*."""
     verifier = PINVerifier.create("2580", params=PHONE_KDF)
-    best = float("inf")
-    for _ in range(repeat):
-        start = time.perf_counter()
-        verifier.derive_key("1357")
-        best = min(best, time.perf_counter() - start)
-    return best
+    return min(timeit.repeat(lambda: verifier.derive_key("1357"), repeat=repeat, number=1))
 
 
 def _answer(call: Callable[[], Any]) -> object:

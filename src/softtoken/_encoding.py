@@ -12,7 +12,7 @@ import re
 
 from softtoken.exceptions import InvalidEncoding, MalformedCode
 
-__all__ = ["b32decode", "b32encode", "hexdecode", "parse_code"]
+__all__ = ["b32decode", "b32encode", "hexdecode", "parse_code", "utf8_or_none"]
 
 _B32_ALPHABET = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567")
 # RFC 4648 §6: base32 works in 8-character quanta; a final quantum can only hold 2, 4, 5 or 7
@@ -108,3 +108,16 @@ def parse_code(code: str, digits: int) -> str:
     if len(bare) != digits:
         raise MalformedCode()
     return bare
+
+
+def utf8_or_none(text: str) -> bytes | None:
+    """*text* as UTF-8, or None when it holds a lone surrogate (the one thing UTF-8 cannot
+    encode).
+
+    The caller raises its own error after this returns, so that no UnicodeEncodeError, which
+    quotes the text, is left on that error's ``__context__``.
+    """
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        return None

@@ -20,6 +20,7 @@ from softtoken.exceptions import InvalidInput
 
 __all__ = [
     "ALGORITHMS",
+    "ALGORITHM_CODES",
     "DIGEST_SIZES",
     "Algorithm",
     "canonical_algorithm",
@@ -40,7 +41,10 @@ _HASHES: Final[dict[str, Callable[[], hashes.HashAlgorithm]]] = {
 }
 ALGORITHMS: Final[frozenset[str]] = frozenset(_HASHES)
 """The canonical (lower-case) names of the supported HMAC hashes: sha1, sha256, sha512."""
-DIGEST_SIZES: Final[dict[str, int]] = {"sha1": 20, "sha256": 32, "sha512": 64}
+ALGORITHM_CODES: Final[tuple[Algorithm, ...]] = ("sha1", "sha256", "sha512")
+"""The hashes in the order of their one-byte codes in stored records: a hash's code is its
+position, so this tuple only ever grows at the end."""
+DIGEST_SIZES: Final[dict[str, int]] = {name: make().digest_size for name, make in _HASHES.items()}
 # Tokens share these interned strings instead of each holding its own copy (a prepared token is
 # kept near 1 KiB, docs/performance.md).
 _CANONICAL: Final[dict[str, Algorithm]] = {"sha1": "sha1", "sha256": "sha256", "sha512": "sha512"}
@@ -52,8 +56,12 @@ pack_counter: Final = struct.Struct(">Q").pack
 unpack_word: Final = struct.Struct(">I").unpack_from
 
 
-def canonical_algorithm(value: object, *, error: type[InvalidInput] = InvalidInput) -> Algorithm:
+def canonical_algorithm(
+    value: object, *, name: str = "algorithm", error: type[InvalidInput] = InvalidInput
+) -> Algorithm:
     """Return the canonical name of the hash *value* names, in any case.
+
+    *name* is the parameter's name, for the messages.
 
     Raises:
         TypeError: *value* is not a ``str``.
@@ -61,10 +69,10 @@ def canonical_algorithm(value: object, *, error: type[InvalidInput] = InvalidInp
             :class:`InvalidInput`, such as ``InvalidURI`` for a URI parameter).
     """
     if not isinstance(value, str):
-        raise TypeError("algorithm must be a str such as 'sha1'")
+        raise TypeError(f"{name} must be a str such as 'sha1'")
     canonical = _CANONICAL.get(value.lower())
     if canonical is None:
-        raise error("algorithm must be one of sha1, sha256, sha512")
+        raise error(f"{name} must be one of sha1, sha256, sha512")
     return canonical
 
 

@@ -101,11 +101,7 @@ def generate_key(algorithm: Algorithm = "sha1") -> bytes:
 
     The bytes come from the CSPRNG through softtoken's one randomness helper.
     """
-    return _random.random_bytes(DIGEST_SIZES[_check_algorithm(algorithm)])
-
-
-def _check_algorithm(algorithm: str) -> Algorithm:
-    return canonical_algorithm(algorithm)
+    return _random.random_bytes(DIGEST_SIZES[canonical_algorithm(algorithm)])
 
 
 def _check_floor(value: int | None, name: str) -> int:
@@ -124,7 +120,7 @@ class _OTP:
 
     key: bytes = attrs.field(**SECRET)
     digits: int = attrs.field(default=6, kw_only=True)
-    algorithm: Algorithm = attrs.field(default="sha1", kw_only=True, converter=_check_algorithm)
+    algorithm: Algorithm = attrs.field(default="sha1", kw_only=True, converter=canonical_algorithm)
     allow_short_key: bool = attrs.field(default=False, kw_only=True, repr=False, eq=False)
 
     # Per-token state, prepared once (softtoken._hmac): each code costs one copy() of the keyed

@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives import hmac as crypto_hmac
 
 from softtoken import _random
 from softtoken._checks import MAX_COUNTER, check_counter, check_key
-from softtoken._encoding import parse_code
+from softtoken._encoding import parse_code, utf8_or_none
 from softtoken._hmac import (
     DIGEST_SIZES,
     Algorithm,
@@ -109,7 +109,9 @@ def _suite_algorithm(value: str) -> Algorithm:
 
 
 def _suite_pin_algorithm(value: str | None) -> Algorithm | None:
-    return None if value is None else canonical_algorithm(value, error=InvalidSuite)
+    if value is None:
+        return None
+    return canonical_algorithm(value, name="pin_algorithm", error=InvalidSuite)
 
 
 def _validate_digits(_: object, __: object, value: int) -> None:
@@ -466,16 +468,10 @@ def _pin_field(algorithm: Algorithm | None, pin: str | None, pin_hash: bytes | N
         raise TypeError("pin must be str")
     if not pin:
         raise InvalidInput("pin must not be empty")
-    # Lone surrogates cannot be encoded. They are refused before encoding, so that no
-    # UnicodeEncodeError (which quotes the text) is left on the raised error's __context__.
-    if not _encodable(pin):
+    encoded = utf8_or_none(pin)
+    if encoded is None:
         raise InvalidInput("pin must be encodable as UTF-8")
-    return hash_bytes(algorithm, pin.encode("utf-8"))
-
-
-def _encodable(text: str) -> bool:
-    """True when *text* has no lone surrogate, the only thing UTF-8 cannot encode."""
-    return text.isascii() or not any("\ud800" <= char <= "\udfff" for char in text)
+    return hash_bytes(algorithm, encoded)
 
 
 def _response(mac: bytes, digits: int) -> str:

@@ -37,6 +37,7 @@ from typing import Final, NamedTuple, TypeVar
 
 import attrs
 
+from softtoken._hmac import ALGORITHM_CODES
 from softtoken.app.records import KINDS, Escrow, Identity, IdentityPolicy, Keys
 from softtoken.app.sealing import KEY_ID_LENGTH, NONCE_LENGTH, TAG_LENGTH
 from softtoken.exceptions import InvalidInput, WalletCorrupt
@@ -68,9 +69,8 @@ MAX_IDENTITIES: Final = 1000
 # and the cap keeps a wallet from growing by scans that are never finished.
 MAX_SCANS: Final = 8
 
-# The stored codes of the algorithms and on-limit choices: their positions are the format, so
-# these lists only ever grow at the end.
-_ALGORITHMS: Final = ("sha1", "sha256", "sha512")
+# The stored codes of the on-limit choices (and of the hashes, _hmac.ALGORITHM_CODES): their
+# positions are the format, so these lists only ever grow at the end.
 _ON_LIMIT: Final = (OnLimit.LOCK, OnLimit.WIPE)
 
 
@@ -213,7 +213,7 @@ def _encode_identity(identity: Identity) -> bytes:
     out.text(str(identity.serial))
     out.text(identity.name)
     out.uint(KINDS.index(identity.kind), 1)
-    out.uint(_ALGORITHMS.index(identity.algorithm), 1)
+    out.uint(ALGORITHM_CODES.index(identity.algorithm), 1)
     out.uint(identity.digits, 1)
     out.uint(identity.period, 8)
     out.uint(identity.counter, 8)
@@ -230,7 +230,7 @@ def _decode_identity(raw: bytes) -> Identity:
     data = _Reader(raw)
     serial, name = data.text(), data.text()
     kind, algorithm = data.uint(1), data.uint(1)
-    if kind >= len(KINDS) or algorithm >= len(_ALGORITHMS):
+    if kind >= len(KINDS) or algorithm >= len(ALGORITHM_CODES):
         raise _Malformed
     digits, period, counter = data.uint(1), data.uint(8), data.uint(8)
     policy = _decode_policy(data.blob())
@@ -242,7 +242,7 @@ def _decode_identity(raw: bytes) -> Identity:
         serial=Serial(serial),
         name=name,
         kind=KINDS[kind],
-        algorithm=_ALGORITHMS[algorithm],
+        algorithm=ALGORITHM_CODES[algorithm],
         digits=digits,
         period=period,
         counter=counter,

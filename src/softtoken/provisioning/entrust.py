@@ -56,6 +56,7 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
 
 from softtoken._checks import check_int, valid_or_none
+from softtoken._encoding import utf8_or_none
 from softtoken._secret import SECRET
 from softtoken.exceptions import ActivationRefused, InvalidInput, InvalidURI
 from softtoken.provisioning.identifiers import ActivationCode, RegistrationCode, Serial
@@ -118,14 +119,6 @@ def _identifier(cls: type[_T], value: object, name: str) -> _T:
     raise TypeError(f"{name} must be a {cls.__name__} or str")
 
 
-def _utf8(text: str) -> bytes | None:
-    # A lone surrogate cannot be encoded; the caller raises its own error, outside this block.
-    try:
-        return text.encode("utf-8")
-    except UnicodeEncodeError:
-        return None
-
-
 def derive_secret(
     serial: Serial | str,
     activation_code: ActivationCode | str,
@@ -162,7 +155,7 @@ def derive_secret(
     registration_code = _identifier(RegistrationCode, registration_code, "registration_code")
     if policy is not None and type(policy) is not str:
         raise TypeError("policy must be str or None")
-    policy_bytes = b"" if policy is None else _utf8(policy)
+    policy_bytes = b"" if policy is None else utf8_or_none(policy)
     if policy_bytes is None:
         raise InvalidInput("the policy must be text that UTF-8 can encode")
     # The published tool writes the 9 digits as 4 big-endian bytes and keeps the last 2, the

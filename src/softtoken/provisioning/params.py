@@ -8,7 +8,7 @@ from typing import Final, Literal
 import attrs
 
 from softtoken._checks import MAX_U32, check_digits, check_int
-from softtoken._hmac import DIGEST_SIZES, Algorithm, canonical_algorithm
+from softtoken._hmac import ALGORITHM_CODES, DIGEST_SIZES, Algorithm, canonical_algorithm
 from softtoken.exceptions import InvalidInput
 from softtoken.hotp import HOTP, TOTP
 
@@ -16,7 +16,6 @@ __all__ = ["DEFAULT_PARAMS", "Kind", "TokenParams"]
 
 Kind = Literal["hotp", "totp"]
 _KINDS: Final[tuple[Kind, ...]] = ("hotp", "totp")
-_ALGORITHMS: Final[tuple[Algorithm, ...]] = ("sha1", "sha256", "sha512")
 # version (1), kind (1), algorithm (1), digits (1), period (4)
 _LAYOUT: Final = struct.Struct(">BBBBI")
 _FORMAT: Final = 1
@@ -68,7 +67,7 @@ class TokenParams:
         return _LAYOUT.pack(
             _FORMAT,
             _KINDS.index(self.kind),
-            _ALGORITHMS.index(self.algorithm),
+            ALGORITHM_CODES.index(self.algorithm),
             self.digits,
             self.period,
         )
@@ -80,12 +79,12 @@ class TokenParams:
         if type(data) is not bytes or len(data) != _LAYOUT.size:
             return None
         fmt, kind, algorithm, digits, period = _LAYOUT.unpack(data)
-        if fmt != _FORMAT or kind >= len(_KINDS) or algorithm >= len(_ALGORITHMS):
+        if fmt != _FORMAT or kind >= len(_KINDS) or algorithm >= len(ALGORITHM_CODES):
             return None
         if not (6 <= digits <= 10 and period >= 1) or (kind == 0 and period != 30):
             return None
         return cls(
-            kind=_KINDS[kind], algorithm=_ALGORITHMS[algorithm], digits=digits, period=period
+            kind=_KINDS[kind], algorithm=ALGORITHM_CODES[algorithm], digits=digits, period=period
         )
 
     def token(self, secret: bytes) -> HOTP | TOTP:
