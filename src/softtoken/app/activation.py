@@ -105,11 +105,7 @@ class WalletActivation:
         """
         wallet = _wallet(self)
         wanted = Serial.of(serial)
-        code = (
-            activation_code
-            if isinstance(activation_code, ActivationCode)
-            else ActivationCode.parse(_text(activation_code))
-        )
+        code = ActivationCode.of(activation_code)
         check_name(name)
         if any(identity.serial == wanted for identity in wallet._identities):
             raise DuplicateIdentity()

@@ -110,15 +110,6 @@ _QR_SHAPE: Final = "not an Entrust activation QR: igmobileotp://?action=secactiv
 _T = TypeVar("_T", Serial, ActivationCode, RegistrationCode)
 
 
-def _identifier(cls: type[_T], value: object, name: str) -> _T:
-    """*value* itself if it is a *cls*, or its text parsed strictly with ``cls.parse``."""
-    if isinstance(value, cls):
-        return value
-    if type(value) is str:
-        return cls.parse(value)
-    raise TypeError(f"{name} must be a {cls.__name__} or str")
-
-
 def derive_secret(
     serial: Serial | str,
     activation_code: ActivationCode | str,
@@ -150,9 +141,9 @@ def derive_secret(
         InvalidInput: *policy* cannot be written in UTF-8 (it holds a lone surrogate).
             No message includes an identifier, the policy or the secret.
     """
-    serial = _identifier(Serial, serial, "serial")
-    activation_code = _identifier(ActivationCode, activation_code, "activation_code")
-    registration_code = _identifier(RegistrationCode, registration_code, "registration_code")
+    serial = Serial.of(serial)
+    activation_code = ActivationCode.of(activation_code)
+    registration_code = RegistrationCode.of(registration_code)
     if policy is not None and type(policy) is not str:
         raise TypeError("policy must be str or None")
     policy_bytes = b"" if policy is None else utf8_or_none(policy)

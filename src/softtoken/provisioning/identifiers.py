@@ -33,6 +33,7 @@ __all__ = ["ActivationCode", "RegistrationCode", "Serial"]
 
 _WHITESPACE: Final = " \t\r\n"
 _T = TypeVar("_T", bound="_Identifier")
+_R = TypeVar("_R", bound="_RandomCode")
 
 
 def _is_digits(text: str) -> bool:
@@ -77,6 +78,19 @@ class _Identifier:
         return cls(bare)  # type: ignore[call-arg]
 
     @classmethod
+    def of(cls: type[_T], value: _T | str) -> _T:
+        """*value* itself if it is one already; otherwise its text, parsed with :meth:`parse`.
+
+        Raises:
+            TypeError, InvalidIdentifier, MistypedCode: as :meth:`parse`.
+        """
+        if isinstance(value, cls):
+            return value
+        if isinstance(value, str):
+            return cls.parse(value)
+        raise TypeError(f"{cls.NAME} must be given as one, or as str")
+
+    @classmethod
     def _shape(cls) -> str:
         return "-".join("N" * size for size in cls.GROUPS)
 
@@ -106,6 +120,20 @@ def _validate(instance: _Identifier, _: object, value: str) -> None:
     type(instance)._check(value)
 
 
+class _RandomCode(_Identifier):
+    """What the two codes share: random digits, then the check digit."""
+
+    @classmethod
+    def generate(cls: type[_R]) -> _R:
+        """A fresh code from the CSPRNG."""
+        return cls._with_check_digit(_random.random_digits(cls.LENGTH - 1))
+
+    @property
+    def payload(self) -> int:
+        """The random digits before the check digit, as a number."""
+        return int(self.digits[:-1])
+
+
 @attrs.frozen
 class Serial(_Identifier):
     """A token serial: 9 digits the issuer chooses and a Luhn check digit. Public.
@@ -120,11 +148,6 @@ class Serial(_Identifier):
     digits: str = attrs.field(validator=_validate)
 
     @classmethod
-    def of(cls, value: Serial | str) -> Serial:
-        """*value* itself if it is a Serial; otherwise its text, parsed with :meth:`parse`."""
-        return value if isinstance(value, Serial) else cls.parse(value)
-
-    @classmethod
     def from_number(cls, number: int) -> Serial:
         """The serial whose first 9 digits are *number*, zero-padded, with its check digit.
 
@@ -136,7 +159,7 @@ class Serial(_Identifier):
 
 
 @attrs.frozen
-class ActivationCode(_Identifier):
+class ActivationCode(_RandomCode):
     """A one-time activation code: 15 random digits (49.8 bits) and a Luhn check digit.
 
     A secret: hidden from ``repr``, compared in constant time. :meth:`generate` draws one from
@@ -148,19 +171,9 @@ class ActivationCode(_Identifier):
     NAME: ClassVar[str] = "an activation code"
     digits: str = attrs.field(validator=_validate, **SECRET)
 
-    @classmethod
-    def generate(cls) -> ActivationCode:
-        """A fresh activation code from the CSPRNG."""
-        return cls._with_check_digit(_random.random_digits(cls.LENGTH - 1))
-
-    @property
-    def payload(self) -> int:
-        """The 15 random digits as a number, 0 to 10**15 - 1."""
-        return int(self.digits[:-1])
-
 
 @attrs.frozen
-class RegistrationCode(_Identifier):
+class RegistrationCode(_RandomCode):
     """A registration code: 9 digits from the device (29.9 bits) and a Luhn check digit.
 
     A secret: hidden from ``repr``, compared in constant time.
@@ -170,13 +183,3 @@ class RegistrationCode(_Identifier):
     GROUPS: ClassVar[tuple[int, ...]] = (5, 5)
     NAME: ClassVar[str] = "a registration code"
     digits: str = attrs.field(validator=_validate, **SECRET)
-
-    @classmethod
-    def generate(cls) -> RegistrationCode:
-        """A fresh registration code from the CSPRNG."""
-        return cls._with_check_digit(_random.random_digits(cls.LENGTH - 1))
-
-    @property
-    def payload(self) -> int:
-        """The 9 digits before the check digit as a number, 0 to 10**9 - 1."""
-        return int(self.digits[:-1])

@@ -7,7 +7,7 @@ from typing import Final, Literal
 
 import attrs
 
-from softtoken._checks import MAX_U32, check_digits, check_int
+from softtoken._checks import MAX_U32, check_digits, check_int, valid_or_none
 from softtoken._hmac import ALGORITHM_CODES, DIGEST_SIZES, Algorithm, canonical_algorithm
 from softtoken.exceptions import InvalidInput
 from softtoken.hotp import HOTP, TOTP
@@ -81,10 +81,14 @@ class TokenParams:
         fmt, kind, algorithm, digits, period = _LAYOUT.unpack(data)
         if fmt != _FORMAT or kind >= len(_KINDS) or algorithm >= len(ALGORITHM_CODES):
             return None
-        if not (6 <= digits <= 10 and period >= 1) or (kind == 0 and period != 30):
-            return None
-        return cls(
-            kind=_KINDS[kind], algorithm=ALGORITHM_CODES[algorithm], digits=digits, period=period
+        # The constructor checks digits and period, with the same rules as for any caller.
+        return valid_or_none(
+            lambda: cls(
+                kind=_KINDS[kind],
+                algorithm=ALGORITHM_CODES[algorithm],
+                digits=digits,
+                period=period,
+            )
         )
 
     def token(self, secret: bytes) -> HOTP | TOTP:

@@ -33,7 +33,7 @@ app_public)`` (RFC 7748 §6.1). ``transcript = Label.QR_TRANSCRIPT || version (1
 offer length (2, big-endian) || offer text || app public key (32)``, and ``salt =
 SHA-256(transcript)``. With HKDF-SHA256 (RFC 5869) of ``shared`` under that salt: ``K_proof``
 (``Label.QR_PROOF_KEY``, 32 bytes), ``K_confirm`` (``Label.QR_CONFIRM_KEY``, 32 bytes) and the
-token secret (``Label.QR_SECRET``, ``max(20, params.secret_length)`` bytes: 160, 256 or 512
+token secret (``Label.QR_SECRET``, ``params.secret_length`` bytes: 160, 256 or 512
 bits). The password verifier is HKDF-SHA256 of the password's ASCII digits, salted with the
 activation id, under ``Label.QR_PASSWORD``. ``proof = HMAC-SHA256(K_proof, verifier ||
 transcript)`` and ``confirmation = HMAC-SHA256(K_confirm, transcript || "issuer")`` (RFC 2104).
@@ -128,7 +128,6 @@ __all__ = [
     "MAX_OFFER_LENGTH",
     "MAX_TTL",
     "MAX_URL_LENGTH",
-    "MIN_SECRET_BYTES",
     "PASSWORD_DIGITS",
     "VERSION",
     "AppQRState",
@@ -152,12 +151,6 @@ DEFAULT_TTL: Final = 15 * 60
 """An offer lives 15 minutes by default: long enough to install the app, short for a race."""
 MAX_TTL: Final = 72 * 3600
 _ISSUER_ROLE: Final = b"issuer"
-MIN_SECRET_BYTES: Final = 20
-"""RFC 4226 §4 R6 recommends 160 bits; SHA-256 and SHA-512 tokens get 32 and 64 bytes."""
-
-
-def _secret_length(params: TokenParams) -> int:
-    return max(MIN_SECRET_BYTES, params.secret_length)
 
 
 def _unix(now: int | dt.datetime) -> int:
@@ -334,7 +327,7 @@ def accept(
     Returns:
         The outcome; the pending value to store, which records the outcome (and is *pending*
         itself when nothing changed, or else one version later); and, on ACCEPTED only, the
-        response to send and the token secret (``max(20, params.secret_length)`` bytes).
+        response to send and the token secret (``params.secret_length`` bytes).
         Store the pending value before answering or using the secret.
 
     Raises:
@@ -376,7 +369,7 @@ def _evaluate(
     # did not, the request counts as a wrong proof (fail closed).
     shared = _exchange(private_key, request.app_key)
     if shared is not None and compare_digest(_proof(shared, transcript, verifier), request.proof):
-        length = _secret_length(pending.offer.params)
+        length = pending.offer.params.secret_length
         secret = _derive(shared, transcript, Label.QR_SECRET, length)
         response = Response(confirmation=_confirmation(shared, transcript))
         done = _changed(
@@ -409,7 +402,7 @@ def finish(state: AppQRState, response: Response) -> bytes:
     """App: check the issuer's key confirmation in constant time, then return the secret.
 
     Returns:
-        The token secret, ``max(20, params.secret_length)`` bytes, the same as the issuer's.
+        The token secret, ``params.secret_length`` bytes, the same as the issuer's.
 
     Raises:
         TypeError: an argument has the wrong type.
@@ -425,5 +418,5 @@ def finish(state: AppQRState, response: Response) -> bytes:
     if shared is None:
         # Unreachable: the offer's key passed check_public_key. Failing closed all the same.
         raise ActivationRefused()
-    length = _secret_length(state.offer.params)
+    length = state.offer.params.secret_length
     return _derive(shared, _transcript(state.offer, app_key), Label.QR_SECRET, length)
