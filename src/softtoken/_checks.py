@@ -19,6 +19,7 @@ __all__ = [
     "MIN_DIGITS",
     "MIN_KEY_BYTES",
     "MIN_LEGACY_KEY_BYTES",
+    "check_bytes",
     "check_counter",
     "check_digits",
     "check_int",
@@ -47,26 +48,46 @@ MAX_ATTEMPTS: Final = 10
 """The most attempts an activation's budget may allow."""
 
 
-def check_int(value: object, name: str, low: int, high: int) -> None:
+def check_int(
+    value: object, name: str, low: int, high: int, *, error: type[InvalidInput] = InvalidInput
+) -> None:
     """Check that *value* is an ``int`` from *low* to *high* inclusive.
 
     Raises:
         TypeError: *value* is not an ``int``. A ``bool`` is refused too: it is an ``int``
             subclass, but ``True`` as a count or a size is always a bug.
-        InvalidInput: *value* is out of range; the message names *name* and the bounds.
+        error: *value* is out of range; the message names *name* and the bounds. The caller
+            picks the subclass of :class:`InvalidInput`, such as ``InvalidURI``.
     """
     if type(value) is not int:
         raise TypeError(f"{name} must be int")
     if not low <= value <= high:
-        raise InvalidInput(f"{name} must be from {low} to {high}")
+        raise error(f"{name} must be from {low} to {high}")
 
 
-def check_counter(value: object, name: str = "counter") -> None:
-    """Check that *value* is an ``int`` counter or time step, 0 to :data:`MAX_COUNTER`."""
+def check_counter(
+    value: object, name: str = "counter", *, error: type[InvalidInput] = InvalidInput
+) -> None:
+    """Check that *value* is an ``int`` counter or time step, 0 to :data:`MAX_COUNTER`
+    (TypeError, or *error*)."""
     if type(value) is not int:
         raise TypeError(f"{name} must be int")
     if not 0 <= value <= MAX_COUNTER:
-        raise InvalidInput(f"{name} must fit in 8 unsigned bytes")
+        raise error(f"{name} must fit in 8 unsigned bytes")
+
+
+def check_bytes(
+    value: object, name: str, size: int, *, error: type[InvalidInput] = InvalidInput
+) -> bytes:
+    """*value*, if it is ``bytes`` of exactly *size*; TypeError, or *error* for the length.
+
+    The message names *name* and *size*, never the value.
+    """
+    if type(value) is not bytes:
+        raise TypeError(f"{name} must be bytes")
+    if len(value) != size:
+        raise error(f"{name} must be {size} bytes")
+    return value
 
 
 def check_digits(value: object) -> None:

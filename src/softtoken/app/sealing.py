@@ -26,6 +26,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from softtoken import _random
+from softtoken._checks import check_bytes
 from softtoken._kdf import Label, hkdf, scrypt
 from softtoken.app.records import Escrow
 from softtoken.exceptions import InvalidKey
@@ -61,10 +62,7 @@ TAG_LENGTH: Final = 16
 
 def check_device_key(device_key: object) -> None:
     """Raise TypeError or InvalidKey unless *device_key* is 32 bytes."""
-    if type(device_key) is not bytes:
-        raise TypeError("device_key must be bytes")
-    if len(device_key) != DEVICE_KEY_LENGTH:
-        raise InvalidKey("device_key must be 32 bytes")
+    check_bytes(device_key, "device_key", DEVICE_KEY_LENGTH, error=InvalidKey)
 
 
 def device_key_id(device_key: bytes) -> bytes:

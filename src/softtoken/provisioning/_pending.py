@@ -21,14 +21,16 @@ fields in ``_SECRET_FIELDS``, which is what an end erases.
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
 from typing import Any, ClassVar, Final, TypeVar
 
 import attrs
 
 from softtoken import throttle
-from softtoken._checks import MAX_ATTEMPTS, MAX_COUNTER, check_int
+from softtoken._checks import MAX_ATTEMPTS, MAX_COUNTER, check_bytes, check_int
 from softtoken._secret import SECRET
+from softtoken._time import to_unix
 from softtoken.exceptions import InvalidCode, InvalidInput
 from softtoken.hotp import TOTP, Match
 from softtoken.provisioning.params import TokenParams
@@ -49,6 +51,7 @@ __all__ = [
     "confirm",
     "end_state",
     "ended",
+    "expiry",
     "flags_of",
     "match_first_code",
     "next_state",
@@ -188,6 +191,22 @@ class Pending:
 P = TypeVar("P", bound=Pending)
 
 
+def expiry(now: int | dt.datetime, ttl: int, max_ttl: int, attempts: int) -> int:
+    """The ``expires_at`` of a value started at *now* that lives *ttl* seconds, with the start's
+    arguments checked before anything is drawn.
+
+    Raises:
+        TypeError: *ttl* or *attempts* is not an int. InvalidInput, InvalidTime: *ttl* is not 1
+            to *max_ttl*, *attempts* not 1 to :data:`MAX_ATTEMPTS`, or *now* is not a valid
+            time.
+    """
+    at = to_unix(now)
+    check_int(ttl, "ttl", 1, max_ttl)
+    check_int(attempts, "attempts", 1, MAX_ATTEMPTS)
+    check_int(at + ttl, "expires_at", 0, MAX_COUNTER)
+    return at + ttl
+
+
 def ended(pending: Pending) -> bool:
     """Whether *pending* is done, spent or expired: then it holds no secret."""
     return pending.done or pending.budget.blocked or pending.expired
@@ -202,10 +221,8 @@ def check_secret(value: object, name: str, length: int, *, held: bool) -> None:
     """
     if (value is not None) != held:
         raise InvalidInput(f"a {name} is held exactly while it can still be used")
-    if value is not None and type(value) is not bytes:
-        raise TypeError(f"{name} must be bytes")
-    if value is not None and len(value) != length:
-        raise InvalidInput(f"{name} must be {length} bytes")
+    if value is not None:
+        check_bytes(value, name, length)
 
 
 def flags_of(pending: Pending) -> int:

@@ -34,7 +34,7 @@ from typing import ClassVar, Final
 
 import attrs
 
-from softtoken._checks import MAX_ATTEMPTS, MAX_COUNTER, check_int, valid_or_none
+from softtoken._checks import MAX_ATTEMPTS, valid_or_none
 from softtoken._encoding import parse_code
 from softtoken._secret import SECRET
 from softtoken._time import to_unix
@@ -220,10 +220,7 @@ def enroll(
         raise TypeError("params must be TokenParams")
     if profile is not None and not isinstance(profile, CompatibilityProfile):
         raise TypeError("profile must be a CompatibilityProfile or None")
-    at = to_unix(now)
-    check_int(ttl, "ttl", 1, MAX_TTL)
-    check_int(attempts, "attempts", 1, MAX_ATTEMPTS)
-    check_int(at + ttl, "expires_at", 0, MAX_COUNTER)
+    expires_at = _pending.expiry(now, ttl, MAX_TTL, attempts)
     key = generate_key(params.algorithm)
     uri = KeyURI(
         params.kind,
@@ -237,7 +234,7 @@ def enroll(
     )
     if profile is not None:
         check_compatibility(uri, profile, strict=True)
-    pending = PendingEnrollment(params=params, expires_at=at + ttl, attempts=attempts, key=key)
+    pending = PendingEnrollment(params=params, expires_at=expires_at, attempts=attempts, key=key)
     return uri, pending
 
 

@@ -87,7 +87,7 @@ from typing import ClassVar, Final
 import attrs
 
 from softtoken import throttle
-from softtoken._checks import MAX_ATTEMPTS, MAX_COUNTER, check_int, valid_or_none
+from softtoken._checks import MAX_ATTEMPTS, valid_or_none
 from softtoken._encoding import parse_code
 from softtoken._kdf import Label, ScryptParams, hkdf, scrypt
 from softtoken._secret import SECRET
@@ -382,16 +382,13 @@ def start(
             :data:`MAX_ATTEMPTS`, or *now* is not a valid time. Nothing is drawn then.
     """
     _check_setup(serial, params, kdf)
-    at = to_unix(now)
-    check_int(ttl, "ttl", 1, MAX_TTL)
-    check_int(attempts, "attempts", 1, MAX_ATTEMPTS)
-    check_int(at + ttl, "expires_at", 0, MAX_COUNTER)
+    expires_at = _pending.expiry(now, ttl, MAX_TTL, attempts)
     code = ActivationCode.generate()
     pending = PendingOffline(
         serial=serial,
         params=params,
         kdf=kdf,
-        expires_at=at + ttl,
+        expires_at=expires_at,
         attempts=attempts,
         activation_key=_activation_key(code),
     )

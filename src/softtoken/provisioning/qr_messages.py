@@ -34,7 +34,7 @@ from typing import Final
 import attrs
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 
-from softtoken._checks import check_counter, valid_or_none
+from softtoken._checks import check_bytes, check_counter, valid_or_none
 from softtoken.exceptions import InvalidInput
 from softtoken.provisioning.identifiers import Serial
 from softtoken.provisioning.params import DEFAULT_PARAMS, TokenParams
@@ -116,18 +116,9 @@ def _exchange(private_key: bytes, public_key: bytes) -> bytes | None:
         return None
 
 
-def _check_bytes(value: object, name: str, size: int) -> bytes:
-    """*value*, if it is exactly *size* bytes; TypeError or InvalidInput otherwise."""
-    if type(value) is not bytes:
-        raise TypeError(f"{name} must be bytes")
-    if len(value) != size:
-        raise InvalidInput(f"{name} must be {size} bytes")
-    return value
-
-
 def check_public_key(value: object, name: str) -> None:
     """Refuse a non-canonical or small-order X25519 public key with InvalidInput."""
-    key = _check_bytes(value, name, KEY_BYTES)
+    key = check_bytes(value, name, KEY_BYTES)
     if int.from_bytes(key, "little") >= _FIELD_PRIME or _exchange(_PROBE_KEY, key) is None:
         raise InvalidInput(f"{name} is not a usable X25519 public key")
 
@@ -136,7 +127,7 @@ def _check_signing_key(value: object, name: str) -> bytes:
     """*value*, if it is a canonically encoded Ed25519 public key not of small order; TypeError
     or InvalidInput otherwise. A key that cryptography cannot decode never verifies anything,
     and is left to fail there."""
-    key = _check_bytes(value, name, KEY_BYTES)
+    key = check_bytes(value, name, KEY_BYTES)
     # RFC 8032 §5.1.3: the key is y, 255 bits little-endian, under the sign of x in the top bit.
     # A y from p up is another spelling of a smaller one, and y = 1 is the neutral element.
     y = int.from_bytes(key, "little") & _Y_MASK
@@ -191,15 +182,15 @@ class Offer:
     def __attrs_post_init__(self) -> None:
         if not isinstance(self.serial, Serial) or not isinstance(self.params, TokenParams):
             raise TypeError("serial must be Serial and params TokenParams")
-        _check_bytes(self.activation_id, "activation_id", ID_BYTES)
+        check_bytes(self.activation_id, "activation_id", ID_BYTES)
         check_public_key(self.issuer_key, "issuer_key")
         check_counter(self.expires, "expires")
         if type(self.url) is not str:
             raise TypeError("url must be str")
         if len(self.url) > MAX_URL_LENGTH or _URL.fullmatch(self.url) is None:
             raise InvalidInput("url must be an https URL of at most 256 plain ASCII characters")
-        _check_bytes(self.key_id, "key_id", KEY_ID_BYTES)
-        _check_bytes(self.signature, "signature", SIGNATURE_BYTES)
+        check_bytes(self.key_id, "key_id", KEY_ID_BYTES)
+        check_bytes(self.signature, "signature", SIGNATURE_BYTES)
 
     def signed_text(self) -> str:
         """The text the signature covers: the offer's text before ``&sig=``, every field but
@@ -301,9 +292,9 @@ class Request:
     proof: bytes = attrs.field(kw_only=True, repr=False)
 
     def __attrs_post_init__(self) -> None:
-        _check_bytes(self.activation_id, "activation_id", ID_BYTES)
+        check_bytes(self.activation_id, "activation_id", ID_BYTES)
         check_public_key(self.app_key, "app_key")
-        _check_bytes(self.proof, "proof", MAC_BYTES)
+        check_bytes(self.proof, "proof", MAC_BYTES)
 
     def to_bytes(self) -> bytes:
         """Version (1), activation id (16), app public key (32), proof (32): 81 bytes."""
@@ -341,7 +332,7 @@ class Response:
     confirmation: bytes = attrs.field(kw_only=True, repr=False)
 
     def __attrs_post_init__(self) -> None:
-        _check_bytes(self.confirmation, "confirmation", MAC_BYTES)
+        check_bytes(self.confirmation, "confirmation", MAC_BYTES)
 
     def to_bytes(self) -> bytes:
         """Version (1), confirmation (32): 33 bytes."""

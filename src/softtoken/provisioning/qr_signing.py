@@ -16,12 +16,12 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from softtoken import _random
+from softtoken._checks import check_bytes
 from softtoken.exceptions import InvalidInput
 from softtoken.provisioning.qr_messages import (
     KEY_BYTES,
     KEY_ID_BYTES,
     Offer,
-    _check_bytes,
     _check_signing_key,
 )
 
@@ -47,7 +47,7 @@ def signing_public_key(signing_key: bytes) -> bytes:
     Raises:
         TypeError: *signing_key* is not bytes. InvalidInput: it is not 32 bytes.
     """
-    _check_bytes(signing_key, "signing_key", KEY_BYTES)
+    check_bytes(signing_key, "signing_key", KEY_BYTES)
     return Ed25519PrivateKey.from_private_bytes(signing_key).public_key().public_bytes_raw()
 
 
@@ -58,7 +58,7 @@ def signing_key_id(public_key: bytes) -> bytes:
     Raises:
         TypeError: *public_key* is not bytes. InvalidInput: it is not 32 bytes.
     """
-    _check_bytes(public_key, "public_key", KEY_BYTES)
+    check_bytes(public_key, "public_key", KEY_BYTES)
     return hashlib.sha256(public_key).digest()[:KEY_ID_BYTES]
 
 

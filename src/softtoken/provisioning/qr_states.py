@@ -13,7 +13,7 @@ from typing import Final
 
 import attrs
 
-from softtoken._checks import MAX_ATTEMPTS, check_counter, check_int, valid_or_none
+from softtoken._checks import MAX_ATTEMPTS, check_bytes, check_counter, check_int, valid_or_none
 from softtoken._secret import SECRET
 from softtoken.exceptions import InvalidInput, InvalidRecord
 from softtoken.provisioning.identifiers import Serial
@@ -22,7 +22,6 @@ from softtoken.provisioning.qr_messages import (
     KEY_BYTES,
     MAC_BYTES,
     Offer,
-    _check_bytes,
 )
 
 __all__ = ["DEFAULT_ATTEMPTS", "AppQRState", "Outcome", "PendingQR"]
@@ -111,7 +110,7 @@ class PendingQR:
             raise InvalidInput("an activation closes once: done, spent or expired")
         for key, name in ((self.private_key, "private_key"), (self.verifier, "verifier")):
             if key is not None:
-                _check_bytes(key, name, KEY_BYTES)
+                check_bytes(key, name, KEY_BYTES)
             if (key is not None) != self.open:
                 raise InvalidInput("the keys are kept exactly while the activation is open")
         if not _reachable(self):
@@ -264,8 +263,8 @@ class AppQRState:
     def __attrs_post_init__(self) -> None:
         if not isinstance(self.offer, Offer):
             raise TypeError("offer must be Offer")
-        _check_bytes(self.private_key, "private_key", KEY_BYTES)
-        _check_bytes(self.confirmation, "confirmation", MAC_BYTES)
+        check_bytes(self.private_key, "private_key", KEY_BYTES)
+        check_bytes(self.confirmation, "confirmation", MAC_BYTES)
 
     @property
     def params(self) -> TokenParams:

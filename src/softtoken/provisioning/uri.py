@@ -39,7 +39,7 @@ from urllib.parse import quote, unquote_to_bytes
 
 import attrs
 
-from softtoken._checks import MAX_COUNTER, MAX_DIGITS, MIN_DIGITS, check_key
+from softtoken._checks import MAX_DIGITS, MIN_DIGITS, check_counter, check_int, check_key
 from softtoken._encoding import b32decode, b32encode
 from softtoken._hmac import Algorithm, canonical_algorithm
 from softtoken._secret import SECRET
@@ -156,30 +156,21 @@ def _check_issuer(_instance: object, _attribute: object, value: str | None) -> N
     _check_name(value, "issuer")
 
 
-def _check_int(value: int, what: str) -> None:
-    # bool is an int subclass; digits=True is always a bug.
-    if type(value) is not int:
-        raise TypeError(f"{what} must be int")
-
-
 def _check_digits(_instance: object, _attribute: object, value: int) -> None:
-    _check_int(value, "digits")
-    if not MIN_DIGITS <= value <= MAX_DIGITS:
-        raise InvalidURI(f"digits must be from {MIN_DIGITS} to {MAX_DIGITS}")
+    check_int(value, "digits", MIN_DIGITS, MAX_DIGITS, error=InvalidURI)
 
 
 def _check_period(_instance: object, _attribute: object, value: int) -> None:
-    _check_int(value, "period")
+    # bool is an int subclass; period=True is always a bug.
+    if type(value) is not int:
+        raise TypeError("period must be int")
     if value < 1:
         raise InvalidURI("the period must be at least 1 second")
 
 
 def _check_counter(_instance: object, _attribute: object, value: int | None) -> None:
-    if value is None:
-        return
-    _check_int(value, "counter")
-    if not 0 <= value <= MAX_COUNTER:
-        raise InvalidURI("the counter must fit in 8 unsigned bytes")
+    if value is not None:
+        check_counter(value, error=InvalidURI)
 
 
 def _check_image(_instance: object, _attribute: object, value: str | None) -> None:
