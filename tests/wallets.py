@@ -5,7 +5,6 @@ from __future__ import annotations
 from softtoken._encoding import b32encode
 from softtoken.app import CodeResult, IdentityInfo, IdentityPolicy, UnlockResult, Wallet
 from softtoken.pinlock import INSECURE_TEST_KDF, PAYSECURE_LIKE, LockoutPolicy, PINPolicy
-from softtoken.provisioning import Serial
 from softtoken.unlock import UnlockPolicy, compute_unlock_code
 
 DEVICE_KEY = bytes(range(32))
@@ -86,8 +85,3 @@ def canaries(secret: bytes) -> list[bytes]:
         b32encode(secret).encode(),
         b32encode(secret).lower().encode(),
     ]
-
-
-def canonical(serial: str) -> Serial:
-    """The Serial *serial* spells."""
-    return Serial.parse(serial)

@@ -42,6 +42,7 @@ from softtoken.pinverifier import (
     PHONE_KDF,
     KDFParams,
     PINVerifier,
+    check_pin_type,
 )
 from softtoken.throttle import ThrottlePolicy, ThrottleState, Verdict
 
@@ -287,7 +288,7 @@ def _check_machine(policy: LockoutPolicy, state: LockoutState) -> None:
         raise TypeError("state must be LockoutState")
 
 
-def _wipe(state: LockoutState, counted: ThrottleState) -> LockoutState:
+def _wipe(counted: ThrottleState) -> LockoutState:
     return LockoutState(
         throttle=attrs.evolve(counted, attempt_open=False, not_before=0), wiped=True
     )
@@ -310,7 +311,7 @@ def _result(
     """The outcome and state for a throttle *verdict*; the limit locks or wipes by policy."""
     if verdict is Verdict.BLOCKED_NOW:
         if policy.on_limit is OnLimit.WIPE:
-            return Outcome.WIPED_NOW, _wipe(state, counted)
+            return Outcome.WIPED_NOW, _wipe(counted)
         return Outcome.LOCKED_NOW, LockoutState(throttle=counted)
     if counted is state.throttle:
         return _VERDICTS[verdict], state
@@ -363,7 +364,7 @@ def step(
         return Outcome.WIPED, state
     counting, counted = policy.throttle, state.throttle
     if event is Event.WIPE:
-        return Outcome.WIPED_NOW, _wipe(state, attrs.evolve(counted, version=counted.version + 1))
+        return Outcome.WIPED_NOW, _wipe(attrs.evolve(counted, version=counted.version + 1))
     if event is Event.UNLOCK:
         return _result(policy, state, *throttle.release(counted))
     if event is Event.BEGIN:
@@ -428,8 +429,7 @@ def enter_pin(
             was hashed or counted.
         TypeError, InvalidTime: bad arguments.
     """
-    if type(pin) is not str:
-        raise TypeError("a PIN must be str, never int: leading zeros matter")
+    check_pin_type(pin)
     if not isinstance(verifier, PINVerifier):
         raise TypeError("verifier must be PINVerifier")
     refused = refusal(policy, state, now)

@@ -20,7 +20,14 @@ import attrs
 
 from softtoken._checks import check_int
 from softtoken.exceptions import InvalidInput, PINRejected
-from softtoken.pinverifier import MAX_PIN_LENGTH, MIN_PIN_LENGTH, PINVerifier, is_pin_text
+from softtoken.pinverifier import (
+    MAX_PIN_LENGTH,
+    MIN_PIN_LENGTH,
+    PINVerifier,
+    check_pin_type,
+    is_pin,
+    is_pin_text,
+)
 
 __all__ = ["COMMON_PINS", "MAX_HISTORY", "PINPolicy", "PINRejection"]
 
@@ -77,7 +84,7 @@ def _to_digit_set(values: Iterable[str]) -> frozenset[str]:
     for item in out:
         if type(item) is not str:
             raise TypeError("deny_list entries must be str")
-        if not (MIN_PIN_LENGTH <= len(item) <= MAX_PIN_LENGTH and is_pin_text(item)):
+        if not is_pin(item):
             raise InvalidInput("deny_list entries must be 4 to 12 ASCII digits")
     return out
 
@@ -137,8 +144,7 @@ class PINPolicy:
         Raises:
             TypeError: *pin* is not a ``str``.
         """
-        if type(pin) is not str:
-            raise TypeError("a PIN must be str, never int: leading zeros matter")
+        check_pin_type(pin)
         reasons: set[PINRejection] = set()
         if not self.min_length <= len(pin) <= self.max_length:
             reasons.add(PINRejection.WRONG_LENGTH)
@@ -180,8 +186,7 @@ class PINPolicy:
             TypeError: *pin* is not a ``str``, or *previous* holds something else than
                 :class:`PINVerifier`.
         """
-        if type(pin) is not str:
-            raise TypeError("a PIN must be str, never int: leading zeros matter")
+        check_pin_type(pin)
         recent = tuple(previous)[: self.history]
         if not all(isinstance(verifier, PINVerifier) for verifier in recent):
             raise TypeError("previous must be a sequence of PINVerifier")

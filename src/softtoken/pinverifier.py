@@ -34,6 +34,8 @@ __all__ = [
     "PIN_KEY_LENGTH",
     "KDFParams",
     "PINVerifier",
+    "check_pin_type",
+    "is_pin",
     "is_pin_text",
 ]
 
@@ -64,8 +66,15 @@ def is_pin_text(pin: str) -> bool:
     return pin.isascii() and pin.isdigit()
 
 
-def _is_pin(pin: str) -> bool:
+def is_pin(pin: str) -> bool:
+    """True when *pin* could be any policy's PIN: 4 to 12 ASCII digits."""
     return MIN_PIN_LENGTH <= len(pin) <= MAX_PIN_LENGTH and is_pin_text(pin)
+
+
+def check_pin_type(pin: object) -> None:
+    """Raise TypeError unless *pin* is a ``str``."""
+    if type(pin) is not str:
+        raise TypeError("a PIN must be str, never int: leading zeros matter")
 
 
 def _stretch(pin: str, salt: bytes, params: KDFParams) -> bytes:
@@ -120,11 +129,10 @@ class PINVerifier:
             TypeError: *pin* is not a ``str`` or *params* not :class:`KDFParams`.
             InvalidInput: *pin* is not 4 to 12 ASCII digits. The message never includes it.
         """
-        if type(pin) is not str:
-            raise TypeError("a PIN must be str, never int: leading zeros matter")
+        check_pin_type(pin)
         if not isinstance(params, KDFParams):
             raise TypeError("params must be KDFParams")
-        if not _is_pin(pin):
+        if not is_pin(pin):
             raise InvalidInput("a PIN must be 4 to 12 ASCII digits")
         salt = _random.random_bytes(params.salt_length)
         stretched = _stretch(pin, salt, params)
@@ -146,9 +154,8 @@ class PINVerifier:
         Raises:
             TypeError: *pin* is not a ``str``.
         """
-        if type(pin) is not str:
-            raise TypeError("a PIN must be str, never int: leading zeros matter")
-        if not _is_pin(pin):
+        check_pin_type(pin)
+        if not is_pin(pin):
             return None
         stretched = _stretch(pin, self.salt, self.params)
         if not compare_digest(_digest(stretched, self.params), self.digest):

@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Final, NamedTuple, Protocol
 
+from softtoken.app.sealing import TAG_LENGTH
 from softtoken.exceptions import InvalidInput, WalletLocked, WalletRolledBack
 
 __all__ = [
@@ -37,7 +38,6 @@ __all__ = [
 _LOCK_POLL: Final = 0.01
 # A guard file holds one line per wallet; far fewer than this in any real use.
 _MAX_GUARD_BYTES: Final = 1 << 20
-_TAG_LENGTH: Final = 16
 _STALE: Final = "another copy of the wallet was saved since this one was read"
 
 
@@ -48,6 +48,11 @@ class BlobMark(NamedTuple):
     tag: bytes
     """The blob's AES-GCM tag: a fresh nonce makes it differ for every blob, even two of one
     generation."""
+
+    @classmethod
+    def of_blob(cls, generation: int, blob: bytes) -> BlobMark:
+        """The mark of *blob*, a wallet of *generation*: its tag is its last bytes."""
+        return cls(generation, blob[-TAG_LENGTH:])
 
 
 def _fsync_directory(directory: Path) -> None:
@@ -108,13 +113,14 @@ def read_capped(path: str | os.PathLike[str], limit: int) -> bytes | None:
 
 
 @contextlib.contextmanager
-def exclusive(path: str | os.PathLike[str], timeout: float) -> Iterator[None]:
-    """Hold an exclusive flock on *path* (created private if missing) for the block.
+def exclusive(path: Path, timeout: float) -> Iterator[None]:
+    """Hold an exclusive flock for *path* for the block: on the file beside it named with
+    ``.lock`` added (created private if missing), so that *path* itself can be replaced.
 
     Raises:
         WalletLocked: another process held it for *timeout* seconds.
     """
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    fd = os.open(path.with_name(path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
     try:
         deadline = time.monotonic() + timeout
         while True:
@@ -175,7 +181,7 @@ class FileVersionGuard:
         self._timeout = lock_timeout
 
     def _lock(self) -> contextlib.AbstractContextManager[None]:
-        return exclusive(self.path.with_name(self.path.name + ".lock"), self._timeout)
+        return exclusive(self.path, self._timeout)
 
     def _read(self) -> dict[bytes, BlobMark]:
         try:
@@ -211,7 +217,7 @@ def _parse_guard(raw: bytes) -> dict[bytes, BlobMark] | None:
         if not line:
             continue
         parts = line.split(b" ")
-        if len(parts) != 3 or not parts[1].isdigit() or len(parts[2]) != 2 * _TAG_LENGTH:
+        if len(parts) != 3 or not parts[1].isdigit() or len(parts[2]) != 2 * TAG_LENGTH:
             return None
         try:
             key, tag = bytes.fromhex(parts[0].decode("ascii")), bytes.fromhex(parts[2].decode())

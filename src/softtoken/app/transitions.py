@@ -172,7 +172,7 @@ def info(identity: Identity) -> IdentityInfo:
 def wipe(identity: Identity, now: int | dt.datetime) -> Identity:
     """*identity* wiped: its secret, data key, PIN verifier, history and escrows destroyed."""
     _, state = step(identity.policy.lockout, identity.lockout, Event.WIPE, now)
-    return attrs.evolve(identity, lockout=state, unlock=_FRESH_COUNTER, keys=None)
+    return _with_lockout(identity, state)
 
 
 def _with_lockout(identity: Identity, state: LockoutState) -> Identity:
@@ -329,9 +329,8 @@ def unlock(
         tries = remaining_unlock_tries(policy.unlock, counter)
         result = UnlockResult(outcome, tries, frozenset({PINRejection.RECENTLY_USED}))
         return attrs.evolve(identity, unlock=counter), result
-    # The counter records the success (and checks the attempt is open); the identity then starts
-    # the next lock episode with a fresh counter, so the returned counter is not kept.
-    record_unlock(policy.unlock, identity.unlock, correct=True)
+    # The code is proven: the identity starts the next lock episode with a fresh unlock counter,
+    # so nothing is recorded on the old one.
     _, state = step(policy.lockout, identity.lockout, Event.UNLOCK, now)
     new_keys = _pin_keys(
         device_key,

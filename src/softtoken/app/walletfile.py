@@ -54,7 +54,6 @@ __all__ = ["WalletFile"]
 
 # A wallet of MAX_IDENTITIES identities is a few MiB; nothing larger is read.
 _MAX_WALLET_BYTES: Final = 64 << 20
-_TAG_LENGTH: Final = 16
 # The shape rules a typed PIN can break without being compared with anything secret.
 _SHAPE: Final = frozenset({PINRejection.NOT_DIGITS, PINRejection.WRONG_LENGTH})
 
@@ -92,14 +91,14 @@ class WalletFile:
     lock_timeout: float = attrs.field(default=10.0, kw_only=True)
 
     def _lock(self) -> contextlib.AbstractContextManager[None]:
-        return exclusive(self.path.with_name(self.path.name + ".lock"), self.lock_timeout)
+        return exclusive(self.path, self.lock_timeout)
 
     def _read_blob(self) -> tuple[Wallet, BlobMark]:
         blob = read_capped(self.path, _MAX_WALLET_BYTES)
         if blob is None:
             raise WalletCorrupt("the wallet file is too large to be a wallet")
         wallet = Wallet.from_bytes(blob, device_key=self.device_key, kdf=self.kdf)
-        return wallet, BlobMark(wallet.generation, blob[-_TAG_LENGTH:])
+        return wallet, BlobMark.of_blob(wallet.generation, blob)
 
     def _load(self) -> tuple[Wallet, BlobMark]:
         wallet, mark = self._read_blob()
@@ -121,7 +120,7 @@ class WalletFile:
         saved = attrs.evolve(wallet, generation=wallet.generation + 1)
         blob = saved.to_bytes()
         write_private(self.path, blob)
-        mark = BlobMark(saved.generation, blob[-_TAG_LENGTH:])
+        mark = BlobMark.of_blob(saved.generation, blob)
         # The compare-and-set fails if another writer (on this path without its lock, or on a
         # copy) saved since this blob was read: then this process stops before it evaluates.
         self.guard.advance(saved.wallet_id, seen, mark)
