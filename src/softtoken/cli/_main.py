@@ -10,10 +10,10 @@ from softtoken import __version__
 from softtoken.cli import _app_parser, entrust, otp, uri
 from softtoken.cli._args import EXIT_INTERRUPTED, EXIT_USAGE, Parser
 from softtoken.cli._input import BadInput, Usage, shown_path
-from softtoken.cli._messages import MISTYPED_RESET_CODE
+from softtoken.cli._messages import pin_rejected
 from softtoken.exceptions import (
     KeyTooShort,
-    MistypedCode,
+    PINRejected,
     SoftTokenError,
     WalletNotGuarded,
     WalletRolledBack,
@@ -98,10 +98,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(str(error))
     except KeyTooShort as error:
         return _fail(_key_too_short(error, args))
-    except MistypedCode:
-        # Serials are checked by their argument type, so the check digit the library checks
-        # past the parser is the reset code's.
-        return _fail(MISTYPED_RESET_CODE)
     except WalletNotGuarded:
         return _fail(
             "the version guard beside the device key has no record of this wallet, so an older "
@@ -113,6 +109,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"{error}: an older or another copy of the wallet would give back spent tries, so "
             "it is refused"
         )
+    except PINRejected as error:
+        # A new PIN the identity's rules refuse, from any command that sets one.
+        return _fail(pin_rejected(error))
     except SoftTokenError as error:
         # softtoken's own messages are constant texts that never hold a value.
         return _fail(str(error))

@@ -10,11 +10,12 @@ import argparse
 import os
 
 from softtoken import _random
-from softtoken.app import DEVICE_KEY_LENGTH, FileVersionGuard, Wallet, WalletFile
-from softtoken.cli._input import BadInput, Usage, read_capped, shown_path
-from softtoken.pinlock import KDFParams
+from softtoken.app import DEVICE_KEY_LENGTH, FileVersionGuard, WalletFile
+from softtoken.cli._input import BadInput, Usage, read_capped, read_pin, shown_path
+from softtoken.cli._messages import check_pin_shape
+from softtoken.pinlock import KDFParams, PINPolicy
 
-__all__ = ["create_device_key", "pin_lengths", "wallet_file"]
+__all__ = ["create_device_key", "read_new_pin", "wallet_file"]
 
 
 def create_device_key(path: str) -> None:
@@ -55,7 +56,8 @@ def wallet_file(args: argparse.Namespace, *, kdf: KDFParams, existing: bool = Tr
     )
 
 
-def pin_lengths(wallet: Wallet, serial: str) -> tuple[int, int]:
-    """The PIN lengths the identity's stored policy allows."""
-    rules = wallet.info(serial).policy.pin
-    return rules.min_length, rules.max_length
+def read_new_pin(pin_file: str | None, rules: PINPolicy) -> str:
+    """A new PIN (typed twice at a terminal), refused at once if its shape breaks *rules*."""
+    pin = read_pin(pin_file, prompt="New PIN: ", confirm=True)
+    check_pin_shape(pin, rules.min_length, rules.max_length)
+    return pin

@@ -21,21 +21,19 @@ import argparse
 from softtoken._checks import valid_or_none
 from softtoken._encoding import hexdecode
 from softtoken._kdf import ScryptParams
-from softtoken.app import IdentityPolicy, Wallet
+from softtoken.app import Wallet
 from softtoken.cli import _input, app
 from softtoken.cli._args import EXIT_OK
 from softtoken.cli._input import (
     BadInput,
     Usage,
-    read_pin,
     read_secret,
     read_text,
     shown_path,
     stdin_is_terminal,
 )
-from softtoken.cli._messages import check_pin_shape, pin_rejected
-from softtoken.cli._wallet import wallet_file
-from softtoken.exceptions import ActivationRefused, InvalidInput, MistypedCode, PINRejected
+from softtoken.cli._wallet import read_new_pin, wallet_file
+from softtoken.exceptions import ActivationRefused, InvalidInput, MistypedCode
 from softtoken.provisioning import ActivationCode, TokenParams, qr_activation
 from softtoken.provisioning.offline import OFFLINE_KDF
 from softtoken.provisioning.qr_messages import KEY_BYTES, Offer
@@ -63,23 +61,10 @@ _REFUSED = (
 )
 
 
-def _policy(args: argparse.Namespace) -> IdentityPolicy | None:
-    if args.profile is None:
-        return None
-    return IdentityPolicy.from_profile(app.PROFILES[args.profile])
-
-
 def _one_stdin(secret_source: str | None, pin_file: str | None, what: str) -> None:
     # At a terminal each secret gets its own hidden prompt; piped, standard input holds one.
     if secret_source == "-" and pin_file in (None, "-") and not stdin_is_terminal():
         raise Usage(f"{what} and the PIN cannot both come from standard input: use --pin-file")
-
-
-def _new_pin(args: argparse.Namespace, wallet: Wallet, policy: IdentityPolicy | None) -> str:
-    rules = (wallet.policy if policy is None else policy).pin
-    pin = read_pin(args.pin_file, prompt="New PIN: ", confirm=True)
-    check_pin_shape(pin, rules.min_length, rules.max_length)
-    return pin
 
 
 def _activation_code(text: str) -> ActivationCode:
@@ -103,13 +88,13 @@ def run_activate(args: argparse.Namespace) -> int:
         period=30 if args.period is None else args.period,
     )
     stored = wallet_file(args, kdf=app.KDF)
-    policy = _policy(args)
+    policy = app.identity_policy(args)
     activation_code = _activation_code(
         read_secret(
             args.activation_code_file, option="--activation-code-file", prompt="Activation code: "
         )
     )
-    pin = _new_pin(args, stored.read(), policy)
+    pin = read_new_pin(args.pin_file, (policy or stored.read().policy).pin)
     shown: list[str] = []
 
     def activate(wallet: Wallet) -> Wallet:
@@ -125,10 +110,7 @@ def run_activate(args: argparse.Namespace) -> int:
         shown.append(registration.display)
         return changed
 
-    try:
-        stored.update(activate)
-    except PINRejected as error:
-        raise BadInput(pin_rejected(error)) from None
+    stored.update(activate)
     # The identity is stored before the registration code is shown.
     print(f"registration code: {shown[0]}")
     return EXIT_OK
@@ -182,9 +164,9 @@ def run_scan_finish(args: argparse.Namespace) -> int:
     """``app scan-finish``: the bank's response; the identity is made behind a new PIN."""
     _one_stdin(args.response_file, args.pin_file, "the response")
     stored = wallet_file(args, kdf=app.KDF)
-    policy = _policy(args)
+    policy = app.identity_policy(args)
     response = read_text(args.response_file, option="--response-file")
-    pin = _new_pin(args, stored.read(), policy)
+    pin = read_new_pin(args.pin_file, (policy or stored.read().policy).pin)
 
     def finish(wallet: Wallet) -> Wallet:
         return wallet.finish_scan(
@@ -193,8 +175,6 @@ def run_scan_finish(args: argparse.Namespace) -> int:
 
     try:
         stored.update(finish)
-    except PINRejected as error:
-        raise BadInput(pin_rejected(error)) from None
     except ActivationRefused:
         raise BadInput(_REFUSED) from None
     print("activated")

@@ -24,12 +24,11 @@ from softtoken.cli._messages import (
     WIPED,
     check_pin_shape,
     code_refusal,
-    pin_rejected,
     status_refusal,
     unlock_refusal,
 )
-from softtoken.cli._wallet import create_device_key, pin_lengths, wallet_file
-from softtoken.exceptions import MalformedCode, NotAccepted, PINRejected, WrongState
+from softtoken.cli._wallet import create_device_key, read_new_pin, wallet_file
+from softtoken.exceptions import MalformedCode, NotAccepted, WrongState
 from softtoken.pinlock import ENTRUST_LIKE, PAYSECURE_LIKE, PHONE_KDF, KDFParams, PINProfile, Status
 
 __all__ = [
@@ -57,6 +56,13 @@ PROFILES: Final[dict[str, PINProfile]] = {"entrust": ENTRUST_LIKE, "paysecure": 
 def _not_accepted(message: str) -> int:
     print(f"softtoken: {message}", file=sys.stderr)
     return EXIT_NOT_ACCEPTED
+
+
+def identity_policy(args: argparse.Namespace) -> IdentityPolicy | None:
+    """The policy ``--profile`` gives a new identity, or None for the wallet's own."""
+    if args.profile is None:
+        return None
+    return IdentityPolicy.from_profile(PROFILES[args.profile])
 
 
 # --- the actions ----------------------------------------------------------------------------
@@ -98,12 +104,10 @@ def run_add(args: argparse.Namespace) -> int:
         raise Usage("--name is required with --key-file")
     stored = wallet_file(args, kdf=KDF)
     wallet = stored.read()
-    policy = None if args.profile is None else IdentityPolicy.from_profile(PROFILES[args.profile])
-    pins = (policy or wallet.policy).pin
+    policy = identity_policy(args)
     option = "--key-file" if args.key_file is not None else "--uri-file"
     text = read_text(source, option=option)
-    pin = read_pin(args.pin_file, prompt="New PIN: ", confirm=True)
-    check_pin_shape(pin, pins.min_length, pins.max_length)
+    pin = read_new_pin(args.pin_file, (policy or wallet.policy).pin)
 
     def add(wallet: Wallet) -> Wallet:
         if args.uri_file is not None:
@@ -123,10 +127,7 @@ def run_add(args: argparse.Namespace) -> int:
             policy=policy,
         )
 
-    try:
-        stored.update(add)
-    except PINRejected as error:
-        raise BadInput(pin_rejected(error)) from None
+    stored.update(add)
     print("added")
     return EXIT_OK
 
@@ -172,10 +173,10 @@ def run_code(args: argparse.Namespace) -> int:
     refusal = status_refusal(wallet.info(args.serial))
     if refusal is not None:
         return _not_accepted(refusal)
-    low, high = pin_lengths(wallet, args.serial)
+    rules = wallet.info(args.serial).policy.pin
     pin = read_pin(args.pin_file, prompt="PIN: ", confirm=False)
     # A PIN of the wrong shape cannot be right: it is refused before an attempt is opened.
-    check_pin_shape(pin, low, high)
+    check_pin_shape(pin, rules.min_length, rules.max_length)
     try:
         code = stored.code(args.serial, pin, now=_input.now())
     except NotAccepted as error:
@@ -215,8 +216,7 @@ def run_unlock(args: argparse.Namespace) -> int:
     if code_source is None:
         unlock_code = args.unlock_code
     else:
-        option = "--unlock-code-file" if args.unlock_code_file is not None else "standard input"
-        unlock_code = read_text(code_source, option=option)
+        unlock_code = read_text(code_source, option="--unlock-code-file")
     # What can be refused without a try is refused before the new PIN is asked for; the
     # WalletFile checks both again before it opens an attempt.
     try:
@@ -225,13 +225,9 @@ def run_unlock(args: argparse.Namespace) -> int:
         raise BadInput(
             "the unlock code does not have the number of digits the bank gives; nothing was counted"
         ) from None
-    low, high = pin_lengths(wallet, args.serial)
-    pin = read_pin(args.pin_file, prompt="New PIN: ", confirm=True)
-    check_pin_shape(pin, low, high)
+    pin = read_new_pin(args.pin_file, wallet.info(args.serial).policy.pin)
     try:
         stored.unlock(args.serial, unlock_code, new_pin=pin, now=_input.now())
-    except PINRejected as error:
-        raise BadInput(pin_rejected(error)) from None
     except NotAccepted as error:
         return _not_accepted(unlock_refusal(error))
     print("unlocked")

@@ -233,11 +233,7 @@ def _run_unlock_code(args: argparse.Namespace) -> int:
         if args.reset_code is None and args.reset_code_file is None and _input.stdin_is_terminal():
             raise Usage("no reset code given: use --reset-code CODE or --reset-code-file PATH")
     key = read_key(args)
-    if source is None:
-        text = args.reset_code
-    else:
-        option = "--reset-code-file" if args.reset_code_file is not None else "standard input"
-        text = read_text(source, option=option)
+    text = args.reset_code if source is None else read_text(source, option="--reset-code-file")
     try:
         reset_code = parse_reset_code(text)
     except MistypedCode:

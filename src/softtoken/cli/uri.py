@@ -19,6 +19,7 @@ from softtoken.cli._common import (
     add_key_options,
     add_token_options,
     read_key,
+    refuse,
     refuse_given,
 )
 from softtoken.cli._input import BadInput, Usage, read_text, stdin_is_terminal
@@ -129,10 +130,7 @@ def _built_uri(args: argparse.Namespace) -> KeyURI:
     if args.account is None:
         raise Usage("--account is required to build a URI")
     kind = args.kind or "totp"
-    if kind == "hotp":
-        refuse_given(args, ("period",), "cannot be used with --hotp")
-    else:
-        refuse_given(args, ("counter",), "cannot be used with --totp")
+    refuse(args, kind)
     # Any option left out is None; the Key URI format's defaults apply.
     algorithm: Algorithm = "sha1" if args.algorithm is None else args.algorithm
     if args.generate:
