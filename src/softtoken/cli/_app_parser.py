@@ -48,7 +48,16 @@ def add_parsers(commands: argparse._SubParsersAction[Parser]) -> None:
                 required=default is None,
                 help=f"{what} (default: ${variable})",
             )
-        if name not in ("init", "add", "activate", "scan-finish"):
+        if name == "init":
+            _add_profile(
+                parser, "the wallet's default policy, stored in it (default: entrust)", "entrust"
+            )
+        elif name in ("add", "activate", "scan-finish"):
+            # A new identity's default is the wallet's policy.
+            _add_profile(
+                parser, "this identity's policy, stored with it (default: the wallet's)", None
+            )
+        else:
             # The policy is stored in the wallet; this is here only to say so.
             parser.add_argument("--profile", dest="misplaced_profile", help=argparse.SUPPRESS)
         if name not in ("init", "list", "adopt", "scan"):
@@ -64,7 +73,6 @@ def add_parsers(commands: argparse._SubParsersAction[Parser]) -> None:
         "Create an empty wallet. A missing device key file is created with 32 random bytes, "
         "readable by its owner only. An existing wallet is never overwritten.",
     )
-    _add_profile(init, "the wallet's default policy, stored in it (default: entrust)", "entrust")
     init.set_defaults(handler=app.run_init)
 
     add = action(
@@ -80,7 +88,6 @@ def add_parsers(commands: argparse._SubParsersAction[Parser]) -> None:
         "--uri-file", metavar="PATH", help="an otpauth:// URI ('-': standard input)"
     )
     _add_pin_file(add)
-    _add_profile(add, "this identity's policy, stored with it (default: the wallet's)", None)
     otp = add.add_argument_group("token (with --key-file)")
     otp.add_argument("--hotp", action="store_true", help="counter-based codes (default: TOTP)")
     otp.add_argument("-d", "--digits", type=natural, metavar="N", help="code length (default: 6)")
@@ -106,7 +113,6 @@ def add_parsers(commands: argparse._SubParsersAction[Parser]) -> None:
         "--activation-code-file", metavar="PATH", required=True, help="('-': standard input)"
     )
     _add_pin_file(activate)
-    _add_profile(activate, "this identity's policy, stored with it (default: the wallet's)", None)
     token = activate.add_argument_group("token (the bank's; default TOTP, SHA1, 6 digits, 30 s)")
     token.add_argument("-d", "--digits", type=natural, metavar="N", help="code length")
     token.add_argument("--algorithm", type=str.lower, choices=sorted(ALGORITHMS), help="HMAC hash")
@@ -151,7 +157,6 @@ def add_parsers(commands: argparse._SubParsersAction[Parser]) -> None:
         "--response-file", metavar="PATH", required=True, help="the bank's response ('-': stdin)"
     )
     _add_pin_file(finish)
-    _add_profile(finish, "this identity's policy, stored with it (default: the wallet's)", None)
     finish.set_defaults(handler=activation.run_scan_finish)
 
     cancel = action(
