@@ -1,7 +1,7 @@
 """Tests for the ``softtoken`` command: vectors, key sources, exit statuses, URIs and QRs.
 
 The app wallet is tested in test_cli_app.py, secrecy and input limits in test_cli_secrecy.py,
-and oathtool's options and the verbose output in test_cli_oathtool.py; they share the Runner
+and oathtool's options and the verbose output in test_cli_otp.py; they share the Runner
 defined here.
 """
 
@@ -22,7 +22,8 @@ from softtoken._encoding import b32encode
 from softtoken.cli import _input
 from softtoken.provisioning import parse_uri
 from softtoken.render import qr_text
-from tests.utils import RFC_SEED_SHA1, RFC_SEEDS, Result, Terminal, load_vectors
+from tests.test_qr import requires_zbarimg, text_to_pgm, zbarimg
+from tests.utils import RFC_SEED_SHA1, RFC_SEEDS, Result, Terminal, load_vectors, mode
 
 RFC4226 = load_vectors("rfc4226.txt")
 RFC6238 = load_vectors("rfc6238.txt")
@@ -63,49 +64,6 @@ class Runner:
 def leaks(result: Result) -> list[str]:
     """The spellings of the canary key found in the command's output."""
     return [s for s in CANARY_SPELLINGS if s in result.out or s in result.err]
-
-
-def mode(path: Path) -> int:
-    return stat.S_IMODE(path.stat().st_mode)
-
-
-ZBARIMG = shutil.which("zbarimg")
-requires_zbarimg = pytest.mark.skipif(ZBARIMG is None, reason="zbarimg is not installed")
-# Each half-block character, as (upper module inked, lower module inked).
-INKED = {" ": (False, False), "\u2580": (True, False), "\u2584": (False, True)}
-INKED["\u2588"] = (True, True)
-
-
-def zbarimg(image: Path) -> str:
-    """What zbarimg, an independent QR reader, reads from *image*."""
-    assert ZBARIMG is not None
-    done = subprocess.run(
-        [ZBARIMG, "--quiet", "--raw", str(image)],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    )
-    return done.stdout.removesuffix("\n")
-
-
-def terminal_to_pgm(text: str, *, background: str, pixels: int = 4) -> bytes:
-    """Paint terminal text as a terminal of that *background* shows it, as a PGM image.
-
-    A light terminal shows inked cells dark on white; a dark one shows them light on black.
-    Each half-block character covers one module across and two down.
-    """
-    rows: list[list[bool]] = []
-    for line in text.rstrip("\n").split("\n"):
-        upper, lower = zip(*(INKED[char] for char in line), strict=True)
-        rows.extend([list(upper), list(lower)])
-    ink, paper = (255, 0) if background == "dark" else (0, 255)
-    body = bytearray()
-    for row in rows:
-        pixel_row = bytes(ink if inked else paper for inked in row for _ in range(pixels))
-        body += pixel_row * pixels
-    header = f"P5 {len(rows[0]) * pixels} {len(rows) * pixels} 255\n".encode("ascii")
-    return header + bytes(body)
 
 
 class TestCodeVectors:
@@ -742,7 +700,8 @@ class TestQR:
         """zbarimg reads the URI back from the text, painted as a terminal of that background."""
         result = run("qr", "--background", background, stdin=self.URI)
         image = tmp_path / "terminal.pgm"
-        image.write_bytes(terminal_to_pgm(result.out, background=background))
+        painted = text_to_pgm(result.out.rstrip("\n"), dark_background=background == "dark")
+        image.write_bytes(painted)
         assert self.URI == zbarimg(image)
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import io
 import re
-import stat
 import subprocess
 import sys
 from collections.abc import Callable
@@ -38,7 +37,7 @@ from softtoken.exceptions import (
 from softtoken.pinlock import INSECURE_TEST_KDF, PINRejection
 from softtoken.provisioning import build_uri
 from softtoken.unlock import compute_unlock_code
-from tests.utils import Result, Terminal
+from tests.utils import Result, Terminal, mode
 
 # The identity's secret and the device key must never show up in any output.
 SECRET = b"app-canary-secret-never-shown"
@@ -149,10 +148,6 @@ def new_app(
 def app(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> App:
     """The App runner of :func:`new_app`."""
     return new_app(tmp_path, capsys, monkeypatch)
-
-
-def mode(path: Path) -> int:
-    return stat.S_IMODE(path.stat().st_mode)
 
 
 def wrong_code(code: str) -> str:

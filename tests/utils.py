@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import stat
 from pathlib import Path
 from typing import NamedTuple
 
@@ -20,6 +21,11 @@ RFC_SEEDS = {
     "sha256": b"12345678901234567890123456789012",
     "sha512": b"1234567890123456789012345678901234567890123456789012345678901234",
 }
+
+
+def mode(path: Path) -> int:
+    """The permission bits of *path*."""
+    return stat.S_IMODE(path.stat().st_mode)
 
 
 def load_vectors(name: str) -> list[list[str]]:
