@@ -14,7 +14,7 @@ $(BIN)/python:
 
 # Re-install only when the project's metadata changes.
 $(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[test,docs]'
+	$(BIN)/python -m pip install --quiet -e '.[issuer,test,docs]'
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -13,6 +13,7 @@ import pytest
 
 from softtoken import HOTP, exceptions
 from softtoken.exceptions import (
+    AuditChainBroken,
     IncompatibleURI,
     InvalidCode,
     InvalidInput,
@@ -24,6 +25,8 @@ from softtoken.exceptions import (
     PINRejected,
     PINWiped,
     SoftTokenError,
+    StoreError,
+    TokenStateError,
     UnlockCodeRejected,
     WrongPIN,
     WrongState,
@@ -53,6 +56,8 @@ _ARGUMENTS: dict[type[SoftTokenError], tuple[tuple[Any, ...], dict[str, Any]]] =
     PINWiped: ((), {"just_now": True}),
     UnlockCodeRejected: ((1,), {"new_reset_code": True}),
     NotAccepted: ((4,), {}),
+    AuditChainBroken: ((7,), {}),
+    TokenStateError: (("unblock", "active"), {}),
 }
 
 
@@ -73,11 +78,12 @@ def _wrong_code(_: int) -> str:
 
 
 class TestTree:
-    """Errors hang under four bases, and the module depends on nothing in softtoken."""
+    """Errors hang under five bases, and the module depends on nothing in softtoken."""
 
     def test_every_error_has_a_base(self) -> None:
-        """Every error is bad input, a refused code, a refused PIN or unlock code, or a state."""
-        bases = (InvalidInput, InvalidCode, NotAccepted, WrongState)
+        """Every error is bad input, a refused code, a refused PIN or unlock code, a state, or a
+        failed store."""
+        bases = (InvalidInput, InvalidCode, NotAccepted, WrongState, StoreError)
         orphans = [
             cls.__name__
             for cls in _all_errors()

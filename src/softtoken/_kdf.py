@@ -64,6 +64,20 @@ class Label(bytes, enum.Enum):
     """HKDF info: the key of the issuer's key-confirmation MAC."""
     QR_SECRET = b"softtoken/qr/secret/v1"
     """HKDF info: the token secret a QR activation yields."""
+    ISSUER_SEAL = b"softtoken/issuer/seal/v1"
+    """HKDF info: the AES-GCM key that seals issuer records, from a key-ring key."""
+    ISSUER_RECORD_AAD = b"softtoken/issuer/record/v1\x00"
+    """AES-GCM associated data of a sealed issuer record; its kind, key and index columns
+    follow."""
+    ISSUER_AUDIT = b"softtoken/issuer/audit/v1"
+    """HKDF info: the HMAC key that chains audit events, from a key-ring key."""
+    ISSUER_AUDIT_EVENT = b"softtoken/issuer/audit-event/v1\x00"
+    """The start of an audit event's MAC input; the previous MAC and the event follow."""
+    ISSUER_CODE = b"softtoken/issuer/code/v1"
+    """HKDF info: the HMAC key of out-of-band code hashes, from a key-ring key."""
+    ISSUER_CODE_HASH = b"softtoken/issuer/code-hash/v1\x00"
+    """The start of an out-of-band code's keyed hash input; user, purpose, time and code
+    follow."""
 
 
 _SCRYPT_V1: Final = 1

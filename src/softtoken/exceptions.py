@@ -1,6 +1,6 @@
 """The one exception tree of softtoken.
 
-Every error the library raises on purpose derives from :class:`SoftTokenError`, under four
+Every error the library raises on purpose derives from :class:`SoftTokenError`, under five
 bases:
 
 - :class:`InvalidInput` (also :class:`ValueError`): a value given to softtoken, or read back from
@@ -10,6 +10,7 @@ bases:
   refused. The subclass says what the refusal did (a try counted, a lock, a wipe), and its
   attributes say how many tries remain; that is what the user must be told.
 - :class:`WrongState`: the operation does not apply to the object in its current state.
+- :class:`StoreError`: the issuer's store failed, and nothing was changed.
 
 Messages are constant strings and attributes are plain numbers, words or flags: no exception
 ever carries a key, a code, a PIN, a URI or a state to store. A caller never needs to read an
@@ -27,6 +28,7 @@ from typing import Any, ClassVar
 __all__ = [
     "ActivationRefused",
     "AttemptNotOpen",
+    "AuditChainBroken",
     "CompatibilityWarning",
     "DuplicateIdentity",
     "IncompatibleURI",
@@ -35,6 +37,7 @@ __all__ = [
     "InvalidIdentifier",
     "InvalidInput",
     "InvalidKey",
+    "InvalidKeyring",
     "InvalidPINRecord",
     "InvalidRecord",
     "InvalidSuite",
@@ -49,8 +52,14 @@ __all__ = [
     "PINLocked",
     "PINRejected",
     "PINWiped",
+    "SchemaMismatch",
     "SoftTokenError",
+    "StoreConflict",
+    "StoreError",
+    "TokenStateError",
     "UnknownIdentity",
+    "UnknownKey",
+    "UnknownToken",
     "UnlockCodeRejected",
     "WalletCorrupt",
     "WalletLocked",
@@ -205,6 +214,41 @@ class WalletNotGuarded(WalletRolledBack):
     """
 
     MESSAGE = "the version guard has no record of this wallet"
+
+
+class UnknownKey(InvalidRecord):
+    """A sealed record names a key id that the key ring does not hold. The message never
+    includes the id's key, only that it is missing."""
+
+    MESSAGE = "the key ring has no key with the id this record was sealed under"
+
+
+class AuditChainBroken(InvalidRecord):
+    """An issuer's audit trail was edited, cut, reordered or forged.
+
+    Attributes:
+        position: the sequence number (from 1) of the first event that does not verify; one past
+            the last event when events are missing at the end.
+    """
+
+    MESSAGE = "the audit trail does not verify"
+
+    def __init__(self, position: int = 0) -> None:
+        super().__init__()
+        self.position = position
+
+
+class InvalidKeyring(InvalidInput):
+    """A key ring's text, or a key or key id in it, is not acceptable. The message names the
+    rule, never a key."""
+
+    MESSAGE = "the key ring is not valid"
+
+
+class UnknownToken(InvalidInput):
+    """An administrator's operation names a serial (or user) that the issuer has no token for."""
+
+    MESSAGE = "no token matches"
 
 
 class InvalidIdentifier(InvalidInput):
@@ -406,10 +450,56 @@ class AttemptNotOpen(WrongState):
     MESSAGE = "no attempt is open: call begin_attempt and store its result first"
 
 
+class TokenStateError(WrongState):
+    """An issuer operation does not apply to a token in its current state.
+
+    Attributes:
+        operation: the operation's name, such as ``"unblock"``.
+        state: the token's state, such as ``"active"``.
+
+    Both are words from fixed lists, never a secret, so the message names them.
+    """
+
+    def __init__(self, operation: str = "", state: str = "") -> None:
+        super().__init__(
+            f"{operation or 'the operation'} does not apply to a token that is "
+            f"{state or 'in this state'}"
+        )
+        self.operation = operation
+        self.state = state
+
+
 class WalletLocked(WrongState):
     """Another process holds the wallet file's lock for longer than the wait allowed."""
 
     MESSAGE = "the wallet is in use by another process"
+
+
+# --------------------------------------------------------------------------------------------
+# The issuer's store
+# --------------------------------------------------------------------------------------------
+
+
+class StoreError(SoftTokenError):
+    """The issuer's store failed: the database was unreachable, or a statement failed. Nothing
+    was changed: the transaction was rolled back. A verification that meets this rejects the
+    code (fail closed, SECURITY.md S16)."""
+
+    MESSAGE = "the issuer's store failed"
+
+
+class StoreConflict(StoreError):
+    """Other writers changed the same record every time this operation tried to apply, up to
+    the retry bound. Nothing was changed; the operation may be tried again."""
+
+    MESSAGE = "the record kept changing under this operation; nothing was changed"
+
+
+class SchemaMismatch(StoreError):
+    """The database holds an issuer schema that this version of softtoken does not know (a newer
+    one), or none where one was required. Nothing was read or written."""
+
+    MESSAGE = "the database's issuer schema is not one this softtoken can use"
 
 
 # --------------------------------------------------------------------------------------------
