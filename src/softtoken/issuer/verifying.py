@@ -1,0 +1,254 @@
+"""Verifying codes on the issuer (SECURITY.md S4 to S8, S16).
+
+A mixin of :class:`~softtoken.issuer.Issuer`. :meth:`verify` runs the pure transition of
+:mod:`softtoken.issuer.verification` (or, for a token pending its first code, the offline
+activation's confirmation) inside the engine's compare-and-set loop, and answers only after its
+write won. Every refusal is one :class:`~softtoken.exceptions.InvalidCode`, after the same work:
+a refusal that finds no token to check spends the window's HMACs on a decoy key. Any failure of
+the store, the key ring, a record or the clock rejects the code (fail closed), and the
+``softtoken.issuer`` logger records the cause by its type only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from typing import TypeVar
+
+import attrs
+
+from softtoken._checkdigit import luhn_valid
+from softtoken.exceptions import InvalidCode
+from softtoken.hotp import TOTP, Match, generate_key
+from softtoken.issuer import lifecycle, verification
+from softtoken.issuer.activating import pending_of
+from softtoken.issuer.audit import Action
+from softtoken.issuer.engine import LOG, Engine
+from softtoken.issuer.lifecycle import Change, Entry
+from softtoken.issuer.policy import IssuerPolicy
+from softtoken.issuer.records import TokenRecord, TokenState, check_name
+from softtoken.issuer.verification import Cause
+from softtoken.provisioning import offline
+from softtoken.provisioning.identifiers import Serial
+
+__all__ = ["CodeVerification", "bare_code"]
+
+_T = TypeVar("_T")
+_Plan = Callable[[TokenRecord, int], tuple[_T, Sequence[Change]]]
+
+
+class Decoys:
+    """Keys no token has, so that a refusal without a token costs the work of a wrong code."""
+
+    def __init__(self) -> None:
+        key = generate_key()
+        self._tokens = {digits: TOTP(key, digits=digits) for digits in range(6, 11)}
+
+    def spend(self, code: str, now: int) -> None:
+        token = self._tokens.get(len(code), self._tokens[6])
+        try:
+            token.verify(code.rjust(token.digits, "0")[: token.digits], at=now)
+        except InvalidCode:
+            return
+
+
+def bare_code(code: object) -> str:
+    """*code*, if it is 6 to 10 ASCII digits: a shape that tells nothing about any token."""
+    if not isinstance(code, str):
+        raise TypeError("a code must be str")
+    if not (6 <= len(code) <= 10 and code.isascii() and code.isdigit()):
+        raise InvalidCode()
+    return code
+
+
+class CodeVerification:
+    """Verify login codes, first codes and release confirmations; resync."""
+
+    _engine: Engine
+    _decoys: Decoys
+
+    @property
+    def policy(self) -> IssuerPolicy:
+        """The issuer's policy."""
+        return self._engine.policy
+
+    def confirm_activation(
+        self, serial: Serial | str, code: str, *, at: int | dt.datetime | None = None
+    ) -> Match:
+        """Verify the first code of a token pending confirmation: :meth:`verify` by serial."""
+        return self.verify(code, serial=serial, at=at)
+
+    # ----------------------------------------------------------------------------------------
+    # Verification (SECURITY.md S4 to S8, S16)
+    # ----------------------------------------------------------------------------------------
+
+    def verify(
+        self,
+        code: str,
+        *,
+        user: str | None = None,
+        serial: Serial | str | None = None,
+        at: int | dt.datetime | None = None,
+    ) -> Match:
+        """Accept *code* from *user*'s active token, or from the token *serial*.
+
+        A token pending its first code is confirmed by it (and becomes active). By user, the
+        user's active token answers; a user with none but one pending confirmation, that one.
+
+        Returns:
+            The :class:`~softtoken.Match`: the step or counter, and the drift.
+
+        Raises:
+            InvalidCode: for every refusal, with one message (see the module docstring).
+            TypeError: give exactly one of *user* and *serial*.
+        """
+        if (user is None) == (serial is None):
+            raise TypeError("give exactly one of user and serial")
+        bare = bare_code(code)
+        match: Match | None = None
+        failed: str | None = None
+        try:
+            match = self._verify(bare, user, serial, at, Action.VERIFY)
+        except Exception as error:
+            failed = type(error).__name__
+        if failed is not None:
+            LOG.error("verification failed closed: %s", failed)
+        if match is None:
+            raise InvalidCode()
+        return match
+
+    def confirm_release(
+        self, serial: Serial | str, code: str, *, at: int | dt.datetime | None = None
+    ) -> Match:
+        """Complete a release that waits for a code from the token (``confirm_release``
+        policy). Raises InvalidCode exactly as :meth:`verify`."""
+        bare = bare_code(code)
+        match: Match | None = None
+        failed: str | None = None
+        try:
+            match = self._verify(bare, None, serial, at, Action.CONFIRM_RELEASE)
+        except Exception as error:
+            failed = type(error).__name__
+        if failed is not None:
+            LOG.error("release confirmation failed closed: %s", failed)
+        if match is None:
+            raise InvalidCode()
+        return match
+
+    def _candidates(self, user: str | None, serial: Serial | str | None) -> list[Serial]:
+        if serial is not None:
+            parsed = _serial_or_none(serial)
+            return [] if parsed is None else [parsed]
+        check_name(user, "user")
+        for state in (TokenState.ACTIVE, TokenState.PENDING_CONFIRMATION):
+            rows = self._engine.store.find("token", user=user, state=state.value)
+            if rows:
+                return [Serial.parse(row.key) for row in rows]
+        return []
+
+    def _verify(
+        self,
+        code: str,
+        user: str | None,
+        serial: Serial | str | None,
+        at: int | dt.datetime | None,
+        action: Action,
+    ) -> Match | None:
+        candidates = self._candidates(user, serial)
+        if not candidates or self._engine.load(candidates[0]) is None:
+            self._decoys.spend(code, self._engine.now(at))
+            LOG.info("code refused: unknown_token")
+            return None
+        for candidate in candidates:
+            match = self._engine.apply(candidate, self._verify_plan(code, action), at)
+            if match is not None:
+                return match
+        return None
+
+    def _verify_plan(self, code: str, action: Action) -> _Plan[Match | None]:
+        def plan(record: TokenRecord, now: int) -> tuple[Match | None, list[Change]]:
+            if record.state is TokenState.PENDING_CONFIRMATION and action is Action.VERIFY:
+                return self._first_code(record, code, now)
+            cause, change, match = verification.check(record, code, now, self.policy, action=action)
+            if cause in (Cause.NOT_ACTIVE, Cause.BLOCKED):
+                self._decoys.spend(code, now)
+            if match is None:
+                LOG.info("code refused: %s", cause.value)
+            return match, [change]
+
+        return plan
+
+    def _first_code(
+        self, record: TokenRecord, code: str, now: int
+    ) -> tuple[Match | None, list[Change]]:
+        pending = pending_of(record)
+        if pending is None or len(code) != pending.params.digits:
+            self._decoys.spend(code, now)
+            refused = Change(
+                record, lifecycle.changed(record, now), Entry(Action.VERIFY, "first_code_refused")
+            )
+            return None, [refused]
+        outcome, after, token = offline.confirm(pending, code, now=now)
+        if token is None:
+            state = (
+                TokenState.PENDING_CONFIRMATION
+                if after.candidate is not None
+                else TokenState.ASSIGNED
+            )
+            new = lifecycle.changed(record, now, state=state, pending=after.to_bytes())
+            LOG.info("first code refused: %s", outcome.value)
+            return None, [Change(record, new, Entry(Action.VERIFY, f"first_code_{outcome.value}"))]
+        activated = lifecycle.activate(
+            record, token.params, token.secret, token.match.counter, self.policy.window, now
+        )
+        return token.match, [activated, *self._retirements(activated.after, now)]
+
+    def _retirements(self, activated: TokenRecord, now: int) -> list[Change]:
+        """With one device per user, retire the user's other active tokens."""
+        if not self.policy.one_device_per_user or activated.user is None:
+            return []
+        others = self._engine.tokens(user=activated.user, state=TokenState.ACTIVE.value)
+        return [
+            lifecycle.retire(other, now) for other in others if other.serial != activated.serial
+        ]
+
+    def resync(
+        self,
+        serial: Serial | str,
+        first_code: str,
+        second_code: str,
+        *,
+        actor: str,
+        at: int | dt.datetime | None = None,
+    ) -> Match:
+        """Find a drifted token from two consecutive codes (RFC 4226 §7.4, RFC 6238 §6), and
+        learn its drift or counter. A failed resync counts one failure.
+
+        Raises:
+            InvalidCode: the codes were not two consecutive ones in the span.
+            TokenStateError: the token is not active.
+        """
+        first, second = bare_code(first_code), bare_code(second_code)
+        check_name(actor, "actor")
+
+        def plan(record: TokenRecord, now: int) -> tuple[Match | None, list[Change]]:
+            lifecycle.require(record, "resync")
+            _cause, change, match = verification.resync(record, first, second, now, self.policy)
+            entry = attrs.evolve(change.entry, actor=actor)
+            return match, [attrs.evolve(change, entry=entry)]
+
+        match = self._engine.apply(Serial.of(serial), plan, at)
+        if match is None:
+            raise InvalidCode()
+        return match
+
+
+def _serial_or_none(value: Serial | str) -> Serial | None:
+    if isinstance(value, Serial):
+        return value
+    if not isinstance(value, str):
+        raise TypeError("serial must be a Serial or str")
+    digits = value.strip().replace("-", "")
+    if len(digits) != 10 or not (digits.isascii() and digits.isdigit()):
+        return None
+    return Serial(digits) if luhn_valid(digits) else None
