@@ -83,6 +83,7 @@ class OutOfBandCodes:
         try:
             accepted = self._check(code, user, purpose, at)
         except Exception as error:
+            # Fail closed on anything, as Issuer.verify does; only the error's type is logged.
             failed = type(error).__name__
         if failed is not None:
             LOG.error("code check failed closed: %s", failed)

@@ -17,7 +17,7 @@ from typing import TypeVar
 
 import attrs
 
-from softtoken._checkdigit import luhn_valid
+from softtoken._checks import valid_or_none
 from softtoken.exceptions import InvalidCode
 from softtoken.hotp import TOTP, Match, generate_key
 from softtoken.issuer import lifecycle, verification
@@ -104,33 +104,35 @@ class CodeVerification:
         """
         if (user is None) == (serial is None):
             raise TypeError("give exactly one of user and serial")
-        bare = bare_code(code)
-        match: Match | None = None
-        failed: str | None = None
-        try:
-            match = self._verify(bare, user, serial, at, Action.VERIFY)
-        except Exception as error:
-            failed = type(error).__name__
-        if failed is not None:
-            LOG.error("verification failed closed: %s", failed)
-        if match is None:
-            raise InvalidCode()
-        return match
+        return self._fail_closed(code, user, serial, at, Action.VERIFY)
 
     def confirm_release(
         self, serial: Serial | str, code: str, *, at: int | dt.datetime | None = None
     ) -> Match:
         """Complete a release that waits for a code from the token (``confirm_release``
         policy). Raises InvalidCode exactly as :meth:`verify`."""
+        return self._fail_closed(code, None, serial, at, Action.CONFIRM_RELEASE)
+
+    def _fail_closed(
+        self,
+        code: str,
+        user: str | None,
+        serial: Serial | str | None,
+        at: int | dt.datetime | None,
+        action: Action,
+    ) -> Match:
+        """Run :meth:`_verify`; anything but a match raises one InvalidCode (S8, S16)."""
         bare = bare_code(code)
         match: Match | None = None
         failed: str | None = None
         try:
-            match = self._verify(bare, None, serial, at, Action.CONFIRM_RELEASE)
+            match = self._verify(bare, user, serial, at, action)
         except Exception as error:
+            # Fail closed on anything at all: a store, key-ring, record or clock error, or a
+            # bug, must reject the code. Only the error's type is logged: never its message.
             failed = type(error).__name__
         if failed is not None:
-            LOG.error("release confirmation failed closed: %s", failed)
+            LOG.error("%s failed closed: %s", action.value, failed)
         if match is None:
             raise InvalidCode()
         return match
@@ -244,11 +246,5 @@ class CodeVerification:
 
 
 def _serial_or_none(value: Serial | str) -> Serial | None:
-    if isinstance(value, Serial):
-        return value
-    if not isinstance(value, str):
-        raise TypeError("serial must be a Serial or str")
-    digits = value.strip().replace("-", "")
-    if len(digits) != 10 or not (digits.isascii() and digits.isdigit()):
-        return None
-    return Serial(digits) if luhn_valid(digits) else None
+    """*value* as a serial, or None for text that is not one: to the caller, no token."""
+    return valid_or_none(lambda: Serial.of(value))
