@@ -18,7 +18,7 @@ from typing import TypeVar
 import attrs
 
 from softtoken._checks import valid_or_none
-from softtoken.exceptions import InvalidCode
+from softtoken.exceptions import InvalidCode, UnknownToken
 from softtoken.hotp import TOTP, Match, generate_key
 from softtoken.issuer import lifecycle, verification
 from softtoken.issuer.activating import pending_of
@@ -157,14 +157,19 @@ class CodeVerification:
         action: Action,
     ) -> Match | None:
         candidates = self._candidates(user, serial)
-        if not candidates or self._engine.load(candidates[0]) is None:
-            self._decoys.spend(code, self._engine.now(at))
-            LOG.info("code refused: unknown_token")
-            return None
         for candidate in candidates:
-            match = self._engine.apply(candidate, self._verify_plan(code, action), at)
+            try:
+                match = self._engine.apply(candidate, self._verify_plan(code, action), at)
+            except UnknownToken:
+                break  # Only a serial the caller gave can be unknown.
             if match is not None:
                 return match
+        else:
+            if candidates:
+                return None  # Each token was checked, and refused.
+        # No token to check: spend a wrong code's work on a decoy (S8).
+        self._decoys.spend(code, self._engine.now(at))
+        LOG.info("code refused: unknown_token")
         return None
 
     def _verify_plan(self, code: str, action: Action) -> _Plan[Match | None]:
