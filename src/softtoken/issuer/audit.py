@@ -151,25 +151,28 @@ def chain(
     return attrs.evolve(draft, mac=_mac(keyring, previous, draft))
 
 
-def verify_chain(keyring: Keyring, events: Sequence[AuditEvent], head: tuple[int, bytes]) -> int:
-    """Check a whole chain, in stored order, against its record's *head*.
+def verify_chain(
+    keyring: Keyring, events: Sequence[AuditEvent], head: tuple[int, bytes], *, subject: str
+) -> int:
+    """Check the whole chain of *subject*, in stored order, against its record's *head*.
 
     Returns:
         The number of events checked.
 
     Raises:
-        AuditChainBroken: an event was edited, removed, reordered or inserted, or the trail ends
-            before the head; ``position`` is the first sequence number that fails.
+        AuditChainBroken: an event was edited, removed, reordered, inserted, appended after the
+            head or taken from another chain, or the trail ends before the head; ``position``
+            is the first sequence number that fails.
         UnknownKey: an event names a key id that the ring no longer holds.
     """
+    head_seq, head_mac = head
     previous = GENESIS
     for position, event in enumerate(events, start=1):
-        if event.seq != position:
+        if event.seq != position or position > head_seq or event.subject != subject:
             raise AuditChainBroken(position)
         if not hmac.compare_digest(_mac(keyring, previous, event), event.mac):
             raise AuditChainBroken(position)
         previous = event.mac
-    seq, mac = head
-    if seq != len(events) or not hmac.compare_digest(previous, mac):
+    if head_seq != len(events) or not hmac.compare_digest(previous, head_mac):
         raise AuditChainBroken(len(events) + 1)
     return len(events)

@@ -46,6 +46,9 @@ class CodeCause(enum.Enum):
     SPENT = "spent"
     USED = "used"
     EXPIRED = "expired"
+    NOT_YET_VALID = "not_yet_valid"
+    """Checked at a time before the code was issued (a server clock behind another's):
+    refused, and neither counted nor erased."""
 
 
 def _digest(keyring: Keyring, key_id: str, record: CodeRecord, code: str) -> bytes:
@@ -108,7 +111,9 @@ def check(
         return CodeCause.USED, bumped
     if record.digest is None:
         return CodeCause.SPENT, bumped
-    if not record.issued_at <= now < record.expires_at:
+    if now < record.issued_at:
+        return CodeCause.NOT_YET_VALID, bumped
+    if now >= record.expires_at:
         return CodeCause.EXPIRED, attrs.evolve(bumped, digest=None)
     expected = _digest(keyring, record.key_id, record, code)
     if hmac.compare_digest(expected, record.digest) and len(code) == record.digits:

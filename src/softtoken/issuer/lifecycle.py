@@ -305,6 +305,8 @@ def set_window(record: TokenRecord, window: Window, *, actor: str, now: int) -> 
     if not isinstance(window, Window):
         raise TypeError("window must be Window")
     require(record, "set_window")
+    if record.params is not None:
+        window.check_for(record.params)
     after = changed(record, now, window=window)
     outcome = f"window_{window.past}_{window.future}"
     return Change(record, after, Entry(Action.SET_WINDOW, outcome, _actor(actor)))

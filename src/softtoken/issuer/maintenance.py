@@ -4,8 +4,10 @@ A mixin of :class:`~softtoken.issuer.Issuer`. :meth:`rotate_keys` walks the reco
 in batches; a record already sealed under the current key is skipped, so a rotation that stopped
 part-way is resumed by running it again (or from the cursor it reported). Each re-seal is its
 own compare-and-set, audited as ``rekey``, so the service keeps running during a rotation. Keep
-the old keys in the ring until the rotation is done, and for as long as the audit events made
-under them must verify: events are never rewritten.
+the old keys in the ring until the rotation is done, for as long as the audit events made
+under them must verify (events are never rewritten), and for a day after it: an out-of-band
+code's keyed hash cannot be recomputed without the code, so a code sent before the rotation is
+checked under the key it was hashed with until it expires.
 """
 
 from __future__ import annotations

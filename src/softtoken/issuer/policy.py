@@ -7,7 +7,8 @@ from typing import Final
 import attrs
 
 from softtoken._checks import check_digits, check_int
-from softtoken.hotp import MAX_RESYNC_SPAN
+from softtoken.exceptions import InvalidInput
+from softtoken.hotp import MAX_RESYNC_SPAN, MAX_WINDOW
 from softtoken.issuer.records import MAX_DRIFT, Window
 from softtoken.throttle import MAX_FAILURES, ThrottlePolicy
 
@@ -19,8 +20,8 @@ class IssuerPolicy:
     """How an :class:`~softtoken.issuer.Issuer` verifies codes and runs the lifecycle.
 
     Attributes:
-        window: the window new tokens get (±1 TOTP step, or an HOTP look-ahead of 1 by
-            default); ``Issuer.set_window`` changes one token's.
+        window: the window new tokens get (±1 TOTP step, or an HOTP look-ahead of 1, by
+            default), reaching at most 10 forward; ``Issuer.set_window`` changes one token's.
         max_failures: consecutive wrong codes that block a token: 5 (PSD2 RTS Art. 4(3)(b)).
         max_drift: the most TOTP steps a token's learned drift may reach either way, 0 to 100;
             4 by default (two minutes). A resync searches this far (RFC 6238 §6).
@@ -50,6 +51,9 @@ class IssuerPolicy:
     def __attrs_post_init__(self) -> None:
         if not isinstance(self.window, Window):
             raise TypeError("window must be Window")
+        if self.window.future > MAX_WINDOW:
+            # The policy's window is given to TOTP tokens too, whose window is capped at 10.
+            raise InvalidInput("the policy's window reaches at most 10 steps forward")
         check_int(self.max_failures, "max_failures", 1, MAX_FAILURES)
         check_int(self.max_drift, "max_drift", 0, min(MAX_DRIFT, MAX_RESYNC_SPAN // 2))
         check_int(self.resync_span, "resync_span", 1, MAX_RESYNC_SPAN)

@@ -125,12 +125,13 @@ class Window:
     """How far from the expected step or counter a code may be.
 
     Attributes:
-        past: TOTP steps accepted before the expected one, 0 to ``MAX_WINDOW`` (10).
+        past: TOTP steps accepted before the expected one, 0 to ``MAX_WINDOW`` (10). HOTP
+            ignores it: a counter behind the expected one has been used already.
         future: TOTP steps accepted after it, 0 to ``MAX_WINDOW``; for HOTP, the look-ahead,
             0 to ``MAX_LOOK_AHEAD`` (50).
 
-    The default, ±1 step (RFC 6238 §5.2) or a look-ahead of 2, accepts 3 codes at once:
-    ``s = past + future + 1`` in the bound s·v/10^d of SECURITY.md.
+    The default, ±1 step (RFC 6238 §5.2), accepts 3 TOTP codes at once, and an HOTP look-ahead
+    of 1 accepts 2: ``s`` in the bound s·v/10^d of SECURITY.md.
     """
 
     past: int = attrs.field(default=1, kw_only=True)
@@ -139,6 +140,12 @@ class Window:
     def __attrs_post_init__(self) -> None:
         check_int(self.past, "past", 0, MAX_WINDOW)
         check_int(self.future, "future", 0, MAX_LOOK_AHEAD)
+
+    def check_for(self, params: TokenParams) -> None:
+        """Raise InvalidInput unless this window is usable by a token with *params*: TOTP
+        windows reach at most ``MAX_WINDOW`` steps forward."""
+        if params.kind == "totp" and self.future > MAX_WINDOW:
+            raise InvalidInput("a TOTP window reaches at most 10 steps forward")
 
 
 @attrs.frozen

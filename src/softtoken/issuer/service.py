@@ -315,7 +315,12 @@ class Issuer(OfflineActivations, CodeVerification, OutOfBandCodes, KeyRotation):
         """
         record = self._engine.require(Serial.of(serial))
         events = self.audit(record.serial)
-        return verify_chain(self._engine.keyring, events, (record.audit_seq, record.audit_mac))
+        return verify_chain(
+            self._engine.keyring,
+            events,
+            (record.audit_seq, record.audit_mac),
+            subject=str(record.serial),
+        )
 
     def code_audit(self, *, user: str, purpose: str) -> list[AuditEvent]:
         """The audit trail of *user*'s out-of-band codes for *purpose*."""
@@ -326,7 +331,7 @@ class Issuer(OfflineActivations, CodeVerification, OutOfBandCodes, KeyRotation):
         record = self._engine.load_code(user, purpose)
         events = self.code_audit(user=user, purpose=purpose)
         head = (0, bytes(32)) if record is None else (record.audit_seq, record.audit_mac)
-        return verify_chain(self._engine.keyring, events, head)
+        return verify_chain(self._engine.keyring, events, head, subject=code_key(user, purpose))
 
     @property
     def engine(self) -> Engine:

@@ -16,13 +16,14 @@ code, a replay, a block) goes to the audit trail, never to the caller.
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from typing import Final
 
 import attrs
 
 from softtoken import throttle
 from softtoken.exceptions import InvalidCode
-from softtoken.hotp import HOTP, MAX_LOOK_AHEAD, TOTP, Match
+from softtoken.hotp import HOTP, TOTP, Match
 from softtoken.issuer.audit import Action
 from softtoken.issuer.lifecycle import Change, Entry, changed, finish_release
 from softtoken.issuer.policy import IssuerPolicy
@@ -101,21 +102,33 @@ def _refusal(
 def _search(
     token: HOTP | TOTP, record: TokenRecord, code: str, now: int
 ) -> tuple[Match | None, int]:
-    """The match of *code* in the record's window, ignoring the floor, and the expected step or
-    counter. The floor is applied by the caller, so that a replay costs the same search."""
+    """The match of *code* near the expected step or counter, ignoring the floor, and the
+    expected step or counter. The floor is applied by the caller, so that a replay costs what a
+    wrong code costs."""
     window = record.window
+    if isinstance(token, TOTP):
+        expected = token.step(now)
+        centre = max(0, now + record.drift * token.period)
+        return _or_none(
+            lambda: token.verify(code, at=centre, past=window.past, future=window.future)
+        ), expected
+    # HOTP looks ahead only (RFC 4226 §7.4): every counter behind the expected one is used. The
+    # last used counter is tried too, so that the audit can tell a replay from a wrong code; a
+    # wrong code always pays for it, so the work stays the same.
+    expected = record.last_counter + 1
+    found = _or_none(lambda: token.verify(code, counter=expected, look_ahead=window.future))
+    replayed = None
+    if record.last_counter >= 0:
+        replayed = _or_none(lambda: token.verify(code, counter=record.last_counter))
+    return found or replayed, expected
+
+
+def _or_none(attempt: Callable[[], Match]) -> Match | None:
     try:
-        if isinstance(token, TOTP):
-            expected = token.step(now)
-            centre = max(0, now + record.drift * token.period)
-            return token.verify(code, at=centre, past=window.past, future=window.future), expected
-        expected = record.last_counter + 1
-        start = max(0, expected - window.past)
-        span = min(window.past + window.future, MAX_LOOK_AHEAD)
-        return token.verify(code, counter=start, look_ahead=span), expected
+        return attempt()
     except InvalidCode:
         # A refusal is an answer here; the caller counts it.
-        return None, (token.step(now) if isinstance(token, TOTP) else record.last_counter + 1)
+        return None
 
 
 def check(
