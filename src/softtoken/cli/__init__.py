@@ -1,4 +1,5 @@
-"""The ``softtoken`` command: codes, Key URIs and QR codes, an app wallet, activation, migration.
+"""The ``softtoken`` command: codes, Key URIs and QR codes, an app wallet, activation, migration,
+and the issuer's administration.
 
 The command is an edge of the library (ARCHITECTURE.md, layer 4), so it is the one place that may
 read the clock, the terminal and files of the user's choosing. Everything it computes goes
@@ -13,6 +14,9 @@ through the public API. One module per command group:
   ``app scan-finish`` (QR activation), the app's side of activation;
 - :mod:`~softtoken.cli.entrust`: ``entrust derive`` and ``entrust decrypt-qr``, the bank's side
   of Entrust-style legacy tokens, for migration only;
+- :mod:`~softtoken.cli.issuer`: ``issuer init/create/assign/start-activation/verify/block/
+  release/unlock-code/send-code/audit/rotate-keys`` and the rest, the bank's administration of
+  tokens (parser in ``_issuer_parser``);
 - ``_main`` (the entry point and the one mapping from errors to messages), ``_args`` (the parser
   and argument types), ``_input`` (the clock, files, standard input), ``_common`` and ``_token``
   (the key and token options), ``_app_parser``, ``_wallet`` and ``_messages`` (the app group).

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from softtoken import __version__
-from softtoken.cli import _app_parser, entrust, otp, uri
+from softtoken.cli import _app_parser, _issuer_parser, entrust, otp, uri
 from softtoken.cli._args import EXIT_INTERRUPTED, EXIT_USAGE, Parser
 from softtoken.cli._input import BadInput, Usage, shown_path
 from softtoken.cli._messages import pin_rejected
@@ -39,6 +39,7 @@ def build_parser() -> Parser:
     uri.add_parsers(commands)
     _app_parser.add_parsers(commands)
     entrust.add_parsers(commands)
+    _issuer_parser.add_parsers(commands)
     return parser
 
 

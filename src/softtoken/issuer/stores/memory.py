@@ -64,9 +64,14 @@ class MemoryStore:
                     return False
                 if write.seen is not None and (current is None or current.version != write.seen):
                     return False
+            # (subject, seq) is unique, as the SQL store's primary key makes it, within the
+            # batch as well as against what is stored.
+            taken = {(item.subject, item.seq) for item in events}
+            if len(taken) != len(events):
+                return False
             for event in events:
                 chain = self._events.get(event.subject, [])
-                if chain and chain[-1].seq >= event.seq:
+                if any(stored.seq == event.seq for stored in chain):
                     return False
             for write in writes:
                 self._rows[(write.row.kind, write.row.key)] = write.row

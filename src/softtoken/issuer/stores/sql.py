@@ -127,7 +127,9 @@ class SQLStore:
             if create:
                 _metadata.create_all(self._engine, tables=[_meta, _records, _audit])
             with self._engine.begin() as conn:
-                found = _schema_version(conn)
+                found = (
+                    _schema_version(conn) if sa.inspect(conn).has_table("softtoken_meta") else None
+                )
                 if found is None and create:
                     conn.execute(sa.insert(_meta).values(name="schema", value=str(SCHEMA_VERSION)))
                     found = SCHEMA_VERSION
