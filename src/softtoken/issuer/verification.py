@@ -181,7 +181,10 @@ def _accepted(
     after = changed(record, now, last_counter=counter, drift=drift, throttle=passed)
     match = Match(counter, offset)
     if action is Action.CONFIRM_RELEASE:
-        return Cause.ACCEPTED, finish_release(after, now), match
+        # The code is used, then the seed destroyed: one change from the stored record.
+        released = finish_release(after, now)
+        done = attrs.evolve(released.after, version=record.version + 1)
+        return Cause.ACCEPTED, Change(record, done, released.entry), match
     return Cause.ACCEPTED, Change(record, after, Entry(action, Cause.ACCEPTED.value)), match
 
 
