@@ -19,7 +19,13 @@ DOCS: Final = Path(__file__).resolve().parent.parent / "docs"
 # A fenced block opened by ```python at the start of a line and closed by the next ``` there.
 PYTHON_BLOCK: Final = re.compile(r"^```python\n(.*?)^```$", re.MULTILINE | re.DOTALL)
 # Pages whose Python blocks make up one runnable program each.
-RUNNABLE_PAGES: Final = ["from-pyotp.md", "getting-started.md", "index.md", "provisioning.md"]
+RUNNABLE_PAGES: Final = [
+    "from-pyotp.md",
+    "getting-started.md",
+    "index.md",
+    "issuer.md",
+    "provisioning.md",
+]
 
 
 def python_blocks(page: str) -> list[str]:

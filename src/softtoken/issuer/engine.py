@@ -167,7 +167,7 @@ class Engine:
 
         Raises:
             UnknownToken: no token has this serial. StoreConflict: every retry lost.
-            Whatever *plan* raises (nothing is written then).
+            SoftTokenError: what *plan* raises, such as TokenStateError; nothing is written.
         """
         for attempt in range(self.policy.retries):
             record = self.require(serial)

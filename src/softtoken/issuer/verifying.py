@@ -34,6 +34,13 @@ from softtoken.provisioning.identifiers import Serial
 __all__ = ["CodeVerification", "bare_code"]
 
 _T = TypeVar("_T")
+_BY_USER = (
+    TokenState.ACTIVE,
+    TokenState.PENDING_CONFIRMATION,
+    TokenState.BLOCKED,
+    TokenState.RELEASE_PENDING,
+    TokenState.ASSIGNED,
+)
 _Plan = Callable[[TokenRecord, int], tuple[_T, Sequence[Change]]]
 
 
@@ -142,7 +149,9 @@ class CodeVerification:
             parsed = _serial_or_none(serial)
             return [] if parsed is None else [parsed]
         check_name(user, "user")
-        for state in (TokenState.ACTIVE, TokenState.PENDING_CONFIRMATION):
+        # The token that answers for a user: an active one, else one awaiting its first code;
+        # else one that cannot verify, so that the refusal is audited on it with its cause.
+        for state in _BY_USER:
             rows = self._engine.store.find("token", user=user, state=state.value)
             if rows:
                 return [Serial.parse(row.key) for row in rows]
