@@ -636,7 +636,11 @@ def _scenario(name: str) -> Refusal:
         )
     if name == "assigned_by_user":
         issuer, serial, _ = _pending(complete=False)
-        return Refusal(issuer, lambda: issuer.verify(valid, user="nina", at=NOW), serial, None)
+        # By user, the user's only token answers even while it cannot verify, so that the
+        # refusal is audited on it.
+        return Refusal(
+            issuer, lambda: issuer.verify(valid, user="nina", at=NOW), serial, "not_active"
+        )
     if name == "pending_confirmation_wrong_length":
         issuer, serial, _ = _pending(complete=True)
         return Refusal(
