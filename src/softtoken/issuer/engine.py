@@ -27,7 +27,7 @@ from softtoken.issuer.lifecycle import Change
 from softtoken.issuer.policy import IssuerPolicy
 from softtoken.issuer.records import CodeRecord, TokenRecord
 from softtoken.issuer.rows import code_key, open_code, open_token, seal
-from softtoken.issuer.stores.base import Store, Write
+from softtoken.issuer.stores.base import Row, Store, Write
 from softtoken.provisioning.identifiers import Serial
 
 __all__ = ["LOG", "Clock", "CodeChange", "Engine"]
@@ -161,16 +161,22 @@ class Engine:
         serial: Serial,
         plan: Callable[[TokenRecord, int], tuple[_T, Sequence[Change]]],
         at: int | dt.datetime | None,
+        *,
+        row: Row | None = None,
     ) -> _T:
         """Run *plan* on the token's record and the time, and write its changes atomically;
-        retried from a fresh read when another writer got there first.
+        retried from a fresh read when another writer got there first. A *row* the caller has
+        just read stands in for the first read.
 
         Raises:
             UnknownToken: no token has this serial. StoreConflict: every retry lost.
             SoftTokenError: what *plan* raises, such as TokenStateError; nothing is written.
         """
         for attempt in range(self.policy.retries):
-            record = self.require(serial)
+            if attempt == 0 and row is not None:
+                record = open_token(self.keyring, row)
+            else:
+                record = self.require(serial)
             now = self.now(at)
             result, changes = plan(record, now)
             if self.commit(changes, now):

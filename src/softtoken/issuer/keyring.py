@@ -208,10 +208,7 @@ class Keyring:
         Raises:
             UnknownKey: the ring has no key *key_id*.
         """
-        key = self._audit.get(key_id)
-        if key is None:
-            raise UnknownKey()
-        return key
+        return _derived(self._audit, key_id)
 
     def code_key(self, key_id: str) -> bytes:
         """The HMAC key of out-of-band code hashes made under *key_id*.
@@ -219,10 +216,14 @@ class Keyring:
         Raises:
             UnknownKey: the ring has no key *key_id*.
         """
-        key = self._code.get(key_id)
-        if key is None:
-            raise UnknownKey()
-        return key
+        return _derived(self._code, key_id)
+
+
+def _derived(keys: dict[str, bytes], key_id: str) -> bytes:
+    key = keys.get(key_id)
+    if key is None:
+        raise UnknownKey()
+    return key
 
 
 def _decode_key(encoded: str) -> bytes | None:

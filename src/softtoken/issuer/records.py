@@ -383,13 +383,22 @@ def _code_from(fields: dict[str, Any]) -> CodeRecord:
     return CodeRecord(**values)
 
 
-def _built_or_none(build: Callable[[], _R]) -> _R | None:
-    """``build()``, or None for any error a malformed field raises: the caller raises its own
-    error afterwards, so that nothing from the data is left on its ``__context__``."""
-    try:
-        return build()
-    except (KeyError, TypeError, ValueError):
-        return None
+def _decode(data: bytes, kind: str, build: Callable[[dict[str, Any]], _R]) -> _R:
+    """The record of *kind* in *data*, built by *build* from its fields.
+
+    Any error a malformed field raises becomes one InvalidRecord, raised outside the ``except``
+    block so that nothing from the data is left on its ``__context__``.
+    """
+    fields = _loads(data, kind)
+    record: _R | None = None
+    if fields is not None:
+        try:
+            record = build(fields)
+        except (KeyError, TypeError, ValueError):
+            record = None
+    if record is None:
+        raise InvalidRecord(f"an issuer {kind} record is malformed")
+    return record
 
 
 def decode_token(data: bytes) -> TokenRecord:
@@ -398,11 +407,7 @@ def decode_token(data: bytes) -> TokenRecord:
     Raises:
         InvalidRecord: not a token record of a known format, or inconsistent.
     """
-    fields = _loads(data, "token")
-    record = None if fields is None else _built_or_none(lambda: _token_from(fields))
-    if record is None:
-        raise InvalidRecord("an issuer token record is malformed")
-    return record
+    return _decode(data, "token", _token_from)
 
 
 def decode_code(data: bytes) -> CodeRecord:
@@ -411,8 +416,4 @@ def decode_code(data: bytes) -> CodeRecord:
     Raises:
         InvalidRecord: not a code record of a known format, or inconsistent.
     """
-    fields = _loads(data, "code")
-    record = None if fields is None else _built_or_none(lambda: _code_from(fields))
-    if record is None:
-        raise InvalidRecord("an issuer code record is malformed")
-    return record
+    return _decode(data, "code", _code_from)

@@ -27,6 +27,7 @@ from softtoken.issuer.engine import LOG, Engine
 from softtoken.issuer.lifecycle import Change, Entry
 from softtoken.issuer.policy import IssuerPolicy
 from softtoken.issuer.records import TokenRecord, TokenState, check_name
+from softtoken.issuer.stores.base import Row
 from softtoken.issuer.verification import Cause
 from softtoken.provisioning import offline
 from softtoken.provisioning.identifiers import Serial
@@ -144,17 +145,21 @@ class CodeVerification:
             raise InvalidCode()
         return match
 
-    def _candidates(self, user: str | None, serial: Serial | str | None) -> list[Serial]:
+    def _candidates(
+        self, user: str | None, serial: Serial | str | None
+    ) -> list[tuple[Serial, Row | None]]:
+        """The tokens to try, each with its row when the lookup read it already."""
         if serial is not None:
             parsed = _serial_or_none(serial)
-            return [] if parsed is None else [parsed]
+            return [] if parsed is None else [(parsed, None)]
         check_name(user, "user")
+        rows = self._engine.store.find("token", user=user)
         # The token that answers for a user: an active one, else one awaiting its first code;
         # else one that cannot verify, so that the refusal is audited on it with its cause.
         for state in _BY_USER:
-            rows = self._engine.store.find("token", user=user, state=state.value)
-            if rows:
-                return [Serial.parse(row.key) for row in rows]
+            chosen = [row for row in rows if row.state == state.value]
+            if chosen:
+                return [(Serial.parse(row.key), row) for row in chosen]
         return []
 
     def _verify(
@@ -166,9 +171,9 @@ class CodeVerification:
         action: Action,
     ) -> Match | None:
         candidates = self._candidates(user, serial)
-        for candidate in candidates:
+        for candidate, row in candidates:
             try:
-                match = self._engine.apply(candidate, self._verify_plan(code, action), at)
+                match = self._engine.apply(candidate, self._verify_plan(code, action), at, row=row)
             except UnknownToken:
                 break  # Only a serial the caller gave can be unknown.
             if match is not None:
