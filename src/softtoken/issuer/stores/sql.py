@@ -21,6 +21,7 @@ statement's parameters, which hold sealed records. Every failure is one
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Final
@@ -78,6 +79,52 @@ _audit = sa.Table(
     sa.Column("key_id", sa.String(32), nullable=False),
     sa.Column("mac", sa.LargeBinary, nullable=False),
 )
+
+
+# Every statement is built once, with bound parameters, so that a call only binds values:
+# building and hashing a new statement costs more than SQLite's own work for these rows.
+_GET: Final = sa.select(_records).where(
+    _records.c.kind == sa.bindparam("b_kind"), _records.c.key == sa.bindparam("b_key")
+)
+_INSERT: Final = sa.insert(_records)
+_UPDATE: Final = (
+    sa.update(_records)
+    .where(
+        _records.c.kind == sa.bindparam("b_kind"),
+        _records.c.key == sa.bindparam("b_key"),
+        _records.c.version == sa.bindparam("b_seen"),
+    )
+    .values(
+        version=sa.bindparam("b_version"),
+        user_name=sa.bindparam("b_user"),
+        state=sa.bindparam("b_state"),
+        pool=sa.bindparam("b_pool"),
+        key_id=sa.bindparam("b_key_id"),
+        sealed=sa.bindparam("b_sealed"),
+    )
+)
+_INSERT_EVENTS: Final = sa.insert(_audit)
+_EVENTS: Final = (
+    sa.select(_audit).where(_audit.c.subject == sa.bindparam("b_subject")).order_by(_audit.c.seq)
+)
+_FILTERS: Final = {
+    "user": _records.c.user_name,
+    "state": _records.c.state,
+    "pool": _records.c.pool,
+}
+
+
+@functools.lru_cache(maxsize=64)
+def _find_statement(filters: tuple[str, ...], after: bool, limit: bool) -> sa.Select[Any]:
+    """The query of :meth:`SQLStore.find` for this combination of filters, built once."""
+    query = sa.select(_records).where(_records.c.kind == sa.bindparam("b_kind"))
+    for name in filters:
+        query = query.where(_FILTERS[name] == sa.bindparam(f"b_{name}"))
+    if after:
+        query = query.where(_records.c.key > sa.bindparam("b_after"))
+    if limit:
+        query = query.limit(sa.bindparam("b_limit", type_=sa.Integer))
+    return query.order_by(_records.c.key)
 
 
 class _Lost(Exception):
@@ -154,9 +201,8 @@ class SQLStore:
                 yield conn
 
     def get(self, kind: str, key: str) -> Row | None:
-        query = sa.select(_records).where(_records.c.kind == kind, _records.c.key == key)
         with self._guard(), self._engine.connect() as conn:
-            found = conn.execute(query).first()
+            found = conn.execute(_GET, {"b_kind": kind, "b_key": key}).first()
         return None if found is None else _row(found)
 
     def find(
@@ -169,19 +215,13 @@ class SQLStore:
         after: str | None = None,
         limit: int | None = None,
     ) -> list[Row]:
-        query = sa.select(_records).where(_records.c.kind == kind).order_by(_records.c.key)
-        if user is not None:
-            query = query.where(_records.c.user_name == user)
-        if state is not None:
-            query = query.where(_records.c.state == state)
-        if pool is not None:
-            query = query.where(_records.c.pool == pool)
-        if after is not None:
-            query = query.where(_records.c.key > after)
-        if limit is not None:
-            query = query.limit(limit)
+        given = {"user": user, "state": state, "pool": pool}
+        filters = tuple(name for name, value in given.items() if value is not None)
+        query = _find_statement(filters, after is not None, limit is not None)
+        values: dict[str, Any] = {"b_kind": kind, "b_after": after, "b_limit": limit}
+        values.update({f"b_{name}": given[name] for name in filters})
         with self._guard(), self._engine.connect() as conn:
-            found = conn.execute(query).all()
+            found = conn.execute(query, values).all()
         return [_row(item) for item in found]
 
     def commit(self, writes: Sequence[Write], events: Sequence[AuditEvent]) -> bool:
@@ -197,9 +237,8 @@ class SQLStore:
         return True
 
     def events(self, subject: str) -> list[AuditEvent]:
-        query = sa.select(_audit).where(_audit.c.subject == subject).order_by(_audit.c.seq)
         with self._guard(), self._engine.connect() as conn:
-            found = conn.execute(query).all()
+            found = conn.execute(_EVENTS, {"b_subject": subject}).all()
         return [
             AuditEvent(
                 subject=item.subject,
@@ -223,23 +262,25 @@ class SQLStore:
 
 def _apply(conn: Connection, writes: Sequence[Write], events: Sequence[AuditEvent]) -> bool:
     for write in writes:
-        values = _values(write.row)
+        row = write.row
         if write.seen is None:
-            conn.execute(sa.insert(_records).values(**values))
+            conn.execute(_INSERT, _values(row))
             continue
-        update = (
-            sa.update(_records)
-            .where(
-                _records.c.kind == write.row.kind,
-                _records.c.key == write.row.key,
-                _records.c.version == write.seen,
-            )
-            .values(**values)
-        )
-        if conn.execute(update).rowcount != 1:
+        values = {
+            "b_kind": row.kind,
+            "b_key": row.key,
+            "b_seen": write.seen,
+            "b_version": row.version,
+            "b_user": row.user,
+            "b_state": row.state,
+            "b_pool": row.pool,
+            "b_key_id": row.key_id,
+            "b_sealed": row.sealed,
+        }
+        if conn.execute(_UPDATE, values).rowcount != 1:
             return False
     if events:
-        conn.execute(sa.insert(_audit), [_event_values(item) for item in events])
+        conn.execute(_INSERT_EVENTS, [_event_values(item) for item in events])
     return True
 
 
@@ -326,5 +367,7 @@ def _tune_sqlite(engine: Engine, busy_timeout: float) -> None:
 
     @event.listens_for(engine, "begin")
     def _begin(conn: Connection) -> None:
-        immediate = conn.get_execution_options().get("softtoken_immediate", False)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        # A write takes the write lock first. A read is one statement, which SQLite runs on one
+        # snapshot without an explicit transaction, so it opens none.
+        if conn.get_execution_options().get("softtoken_immediate", False):
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
