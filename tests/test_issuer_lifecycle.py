@@ -891,11 +891,6 @@ class _InterleavingStore(MemoryStore):
 class TestOneDevicePerUserAcrossServers:
     """One device per user holds when two issuers act on one user at the same time."""
 
-    @pytest.mark.xfail(
-        strict=True,
-        reason="open (issue 8): unblock checks the user's other tokens without a compare-and-set "
-        "on them, so an activation committed between its read and its write leaves two active",
-    )
     def test_an_unblock_racing_an_activation_leaves_one_active_token(self) -> None:
         """Server A unblocks the user's old token while server B confirms a new one: whichever
         order the writes land in, the user ends with at most one active token."""
@@ -915,6 +910,25 @@ class TestOneDevicePerUserAcrossServers:
         with contextlib.suppress(WrongState):
             a.unblock(old, actor="admin", note="found the phone", at=NOW + 30)
         assert 1 == len(a.tokens(user="laura", state=S.ACTIVE))
+
+    def test_two_first_codes_racing_leave_one_active_token(self) -> None:
+        """Servers A and B confirm two new tokens of one user at once: the one confirmed last
+        retires the other, so the user ends with exactly one active token."""
+        store = _InterleavingStore()
+        a, b = fresh(store=store), fresh(store=store)
+        one, two = pooled(a, 2)
+        firsts = []
+        for issuer, serial in ((a, one), (b, two)):
+            issuer.assign(serial, user="laura", actor="admin", at=NOW)
+            started = issuer.start_offline_activation(serial, actor="admin", kdf=FAST_KDF, at=NOW)
+            registration, secret = offline.respond(serial, started.activation_code, kdf=FAST_KDF)
+            issuer.complete_offline_activation(serial, registration, at=NOW)
+            firsts.append(PARAMS.token(secret).generate(NOW + 30))
+        # A has looked for laura's active tokens (none); B's first code lands before A's write.
+        store.then = lambda: b.confirm_activation(two, firsts[1], at=NOW + 30)
+        a.confirm_activation(one, firsts[0], at=NOW + 30)
+        assert [one] == [info.serial for info in a.tokens(user="laura", state=S.ACTIVE)]
+        assert BlockReason.DEVICE_CHANGE == a.token(two).block_reason
 
 
 class TestAuditFields:

@@ -376,10 +376,15 @@ class TestSQLStore:
             issuer = Issuer(sql, keyring())
             (serial,) = issuer.create_tokens(1, pool="acme", actor="admin", at=NOW)
             issuer.import_token(serial, _SEED, user="laura", at=NOW)
-            rows = _raw(db_url, "SELECT * FROM softtoken_records")
+            rows = _raw(db_url, "SELECT * FROM softtoken_records WHERE kind = 'token'")
+            guards = _raw(db_url, "SELECT * FROM softtoken_records WHERE kind = 'user'")
             stored = sql.get("token", str(serial))
         finally:
             sql.close()
+        # The user's guard row (one device per user) holds the user and a version, nothing else.
+        assert [("user", "laura", 1, "laura", None, None, "", b"")] == [
+            tuple(dict(row).values()) for row in guards
+        ]
         assert 1 == len(rows)
         clear = dict(rows[0])
         sealed = clear.pop("sealed")

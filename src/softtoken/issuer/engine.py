@@ -45,6 +45,21 @@ def _system_clock() -> int:
 
 
 @attrs.frozen
+class UserGuard:
+    """A user's guard row, as read before the user's tokens were read.
+
+    One device per user is a rule over several tokens, and a compare-and-set on each token
+    cannot hold it: an unblock and an activation for one user change different tokens. So every
+    change that makes a token active for a user also writes the user's guard row, by
+    compare-and-set on the version read here, before the user's tokens were read; of two such
+    changes in flight, one loses, reads again and sees the other's token.
+    """
+
+    user: str
+    seen: int | None
+
+
+@attrs.frozen
 class CodeChange:
     """An out-of-band code's record before (None for the first), after, and what to audit."""
 
@@ -96,6 +111,11 @@ class Engine:
         rows = self.store.find("token", user=user, state=state, pool=pool)
         return [open_token(self.keyring, row) for row in rows]
 
+    def guard(self, user: str) -> UserGuard:
+        """Read *user*'s guard row; read it before the user's tokens (see :class:`UserGuard`)."""
+        row = self.store.get("user", user)
+        return UserGuard(user, None if row is None else row.version)
+
     def load_code(self, user: str, purpose: str) -> CodeRecord | None:
         row = self.store.get("code", code_key(user, purpose))
         return None if row is None else open_code(self.keyring, row)
@@ -104,14 +124,20 @@ class Engine:
     # Writing
     # ----------------------------------------------------------------------------------------
 
-    def commit(self, changes: Sequence[Change], now: int, codes: Sequence[CodeChange] = ()) -> bool:
+    def commit(
+        self, changes: Sequence[Change | UserGuard], now: int, codes: Sequence[CodeChange] = ()
+    ) -> bool:
         """Seal, chain and write *changes* (several of one token are merged into one write, its
-        events in order) and *codes*, in one store transaction."""
+        events in order; a user guard is moved one version on) and *codes*, in one store
+        transaction."""
         writes: list[Write] = []
         events: list[AuditEvent] = []
         latest: dict[str, tuple[int | None, TokenRecord]] = {}
         order: list[str] = []
         for change in changes:
+            if isinstance(change, UserGuard):
+                writes.append(Write(_guard_row(change), change.seen))
+                continue
             key = str(change.after.serial)
             previous = latest.get(key)
             head_record = previous[1] if previous else change.before
@@ -159,7 +185,7 @@ class Engine:
     def apply(
         self,
         serial: Serial,
-        plan: Callable[[TokenRecord, int], tuple[_T, Sequence[Change]]],
+        plan: Callable[[TokenRecord, int], tuple[_T, Sequence[Change | UserGuard]]],
         at: int | dt.datetime | None,
         *,
         row: Row | None = None,
@@ -201,6 +227,21 @@ class Engine:
                 return result
             backoff(attempt)
         raise StoreConflict()
+
+
+def _guard_row(guard: UserGuard) -> Row:
+    # The row holds nothing but the user, an index column, and its version: nothing to seal.
+    version = (guard.seen or 0) + 1
+    return Row(
+        kind="user",
+        key=guard.user,
+        version=version,
+        user=guard.user,
+        state=None,
+        pool=None,
+        key_id="",
+        sealed=b"",
+    )
 
 
 def _head(record: TokenRecord | CodeRecord) -> tuple[int, bytes]:

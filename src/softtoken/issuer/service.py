@@ -25,7 +25,7 @@ from softtoken.exceptions import StoreConflict, WrongState
 from softtoken.issuer import lifecycle
 from softtoken.issuer.activating import OfflineActivation, OfflineActivations
 from softtoken.issuer.audit import Action, AuditEvent, verify_chain
-from softtoken.issuer.engine import Clock, Engine
+from softtoken.issuer.engine import Clock, Engine, UserGuard
 from softtoken.issuer.keyring import Keyring
 from softtoken.issuer.lifecycle import Change, Entry
 from softtoken.issuer.maintenance import KeyRotation
@@ -149,7 +149,7 @@ class Issuer(OfflineActivations, CodeVerification, OutOfBandCodes, KeyRotation):
         for _ in range(self.policy.retries):
             now = self._engine.now(at)
             record = self._engine.load(parsed)
-            changes: list[Change] = []
+            changes: list[Change | UserGuard] = []
             if record is None:
                 created = lifecycle.create(parsed, pool=None, actor=actor, now=now)
                 changes.append(created)
@@ -213,13 +213,17 @@ class Issuer(OfflineActivations, CodeVerification, OutOfBandCodes, KeyRotation):
             WrongState: with one device per user, the user has another active token.
         """
 
-        def plan(record: TokenRecord, now: int) -> tuple[None, list[Change]]:
+        def plan(record: TokenRecord, now: int) -> tuple[None, list[Change | UserGuard]]:
             change = lifecycle.unblock(record, actor=actor, note=note, now=now)
-            if self.policy.one_device_per_user and record.user is not None:
-                others = self._engine.store.find("token", user=record.user, state="active")
-                if any(row.key != str(record.serial) for row in others):
-                    raise WrongState("the user has another active token (one device per user)")
-            return None, [change]
+            if not self.policy.one_device_per_user or record.user is None:
+                return None, [change]
+            # The guard is read before the user's tokens, and written with the unblock: see
+            # UserGuard.
+            guard = self._engine.guard(record.user)
+            others = self._engine.store.find("token", user=record.user, state="active")
+            if any(row.key != str(record.serial) for row in others):
+                raise WrongState("the user has another active token (one device per user)")
+            return None, [change, guard]
 
         self._engine.apply(Serial.of(serial), plan, at)
 

@@ -23,7 +23,7 @@ from softtoken.hotp import TOTP, Match, generate_key
 from softtoken.issuer import lifecycle, verification
 from softtoken.issuer.activating import pending_of
 from softtoken.issuer.audit import Action
-from softtoken.issuer.engine import LOG, Engine
+from softtoken.issuer.engine import LOG, Engine, UserGuard
 from softtoken.issuer.lifecycle import Change, Entry
 from softtoken.issuer.policy import IssuerPolicy
 from softtoken.issuer.records import TokenRecord, TokenState, check_name
@@ -42,7 +42,7 @@ _BY_USER = (
     TokenState.RELEASE_PENDING,
     TokenState.ASSIGNED,
 )
-_Plan = Callable[[TokenRecord, int], tuple[_T, Sequence[Change]]]
+_Plan = Callable[[TokenRecord, int], tuple[_T, Sequence[Change | UserGuard]]]
 
 
 class Decoys:
@@ -187,7 +187,9 @@ class CodeVerification:
         return None
 
     def _verify_plan(self, code: str, action: Action) -> _Plan[Match | None]:
-        def plan(record: TokenRecord, now: int) -> tuple[Match | None, list[Change]]:
+        def plan(
+            record: TokenRecord, now: int
+        ) -> tuple[Match | None, Sequence[Change | UserGuard]]:
             if record.state is TokenState.PENDING_CONFIRMATION and action is Action.VERIFY:
                 return self._first_code(record, code, now)
             cause, change, match = verification.check(record, code, now, self.policy, action=action)
@@ -201,7 +203,7 @@ class CodeVerification:
 
     def _first_code(
         self, record: TokenRecord, code: str, now: int
-    ) -> tuple[Match | None, list[Change]]:
+    ) -> tuple[Match | None, Sequence[Change | UserGuard]]:
         pending = pending_of(record)
         if pending is None or len(code) != pending.params.digits:
             self._decoys.spend(code, now)
@@ -224,14 +226,17 @@ class CodeVerification:
         )
         return token.match, [activated, *self._retirements(activated.after, now)]
 
-    def _retirements(self, activated: TokenRecord, now: int) -> list[Change]:
-        """With one device per user, retire the user's other active tokens."""
+    def _retirements(self, activated: TokenRecord, now: int) -> list[Change | UserGuard]:
+        """With one device per user, retire the user's other active tokens, and move the
+        user's guard on so that no other activation or unblock for the user lands alongside."""
         if not self.policy.one_device_per_user or activated.user is None:
             return []
+        guard = self._engine.guard(activated.user)
         others = self._engine.tokens(user=activated.user, state=TokenState.ACTIVE.value)
-        return [
+        retired: list[Change | UserGuard] = [
             lifecycle.retire(other, now) for other in others if other.serial != activated.serial
         ]
+        return [guard, *retired]
 
     def resync(
         self,
