@@ -22,8 +22,7 @@ import pytest
 
 from softtoken import TOTP, cli
 from softtoken._encoding import b32encode
-from softtoken.cli import _input, activation
-from softtoken.cli import issuer as cli_issuer
+from softtoken.cli import _input, _issuer_session, activation
 from softtoken.cli._main import build_parser
 from softtoken.exceptions import SchemaMismatch
 from softtoken.issuer import Keyring
@@ -201,7 +200,7 @@ class TestInit:
         """A schema made by a newer softtoken is refused by name, with status 2."""
         admin.sql("UPDATE softtoken_meta SET value = '99' WHERE name = 'schema'")
         result = admin("list")
-        assert (2, "", f"softtoken: error: {cli_issuer._NO_SCHEMA}\n") == result
+        assert (2, "", f"softtoken: error: {_issuer_session.NO_SCHEMA}\n") == result
 
     def test_missing_folder(self, bare: Admin) -> None:
         """init in a folder that does not exist is refused, naming the folder."""

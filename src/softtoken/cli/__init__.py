@@ -16,7 +16,8 @@ through the public API. One module per command group:
   of Entrust-style legacy tokens, for migration only;
 - :mod:`~softtoken.cli.issuer`: ``issuer init/create/assign/start-activation/verify/block/
   release/unlock-code/send-code/audit/rotate-keys`` and the rest, the bank's administration of
-  tokens (parser in ``_issuer_parser``);
+  tokens (its parser in ``_issuer_parser``; opening the database and reading codes in
+  ``_issuer_session``);
 - ``_main`` (the entry point and the one mapping from errors to messages), ``_args`` (the parser
   and argument types), ``_input`` (the clock, files, standard input), ``_common`` and ``_token``
   (the key and token options), ``_app_parser``, ``_wallet`` and ``_messages`` (the app group).

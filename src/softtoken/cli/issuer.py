@@ -23,28 +23,27 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
-import getpass
 import os
-import stat
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Final
 
 from softtoken.app import write_private
-from softtoken.cli import _input, activation
+from softtoken.cli import _issuer_session as _session
+from softtoken.cli import activation
 from softtoken.cli._args import EXIT_NOT_ACCEPTED, EXIT_OK
-from softtoken.cli._input import BadInput, read_secret, read_text, shown_path
-from softtoken.cli._messages import MISTYPED_RESET_CODE
+from softtoken.cli._input import BadInput, shown_path
+from softtoken.cli._issuer_session import (
+    ACTOR_VARIABLE,
+    DB_VARIABLE,
+    DEFAULT_DB,
+    KEYRING_VARIABLE,
+)
 from softtoken.exceptions import (
     ActivationRefused,
     AuditChainBroken,
     InvalidCode,
     InvalidInput,
-    MalformedCode,
-    MistypedCode,
-    SchemaMismatch,
-    StoreError,
-    TokenStateError,
     UnknownKey,
 )
 from softtoken.issuer import (
@@ -56,10 +55,7 @@ from softtoken.issuer import (
     TokenInfo,
     TokenState,
 )
-from softtoken.issuer.keyring import ENVIRONMENT_VARIABLE
-from softtoken.issuer.stores.base import Store
-from softtoken.provisioning import RegistrationCode, TokenParams
-from softtoken.unlock import parse_reset_code
+from softtoken.provisioning import TokenParams
 
 __all__ = [
     "ACTOR_VARIABLE",
@@ -92,30 +88,15 @@ __all__ = [
     "run_verify",
 ]
 
-DB_VARIABLE: Final = "SOFTTOKEN_ISSUER_DB"
-KEYRING_VARIABLE: Final = ENVIRONMENT_VARIABLE
-ACTOR_VARIABLE: Final = "SOFTTOKEN_ACTOR"
-DEFAULT_DB: Final = "sqlite:///softtoken-issuer.db"
-
-
-def _word(value: str) -> str:
-    """A library value (``device_lost_or_stolen``) as the command spells it."""
-    return value.replace("_", "-")
-
-
 BLOCK_REASONS: Final = {
-    _word(reason.value): reason
+    _session.word(reason.value): reason
     for reason in BlockReason
     if reason is not BlockReason.TOO_MANY_FAILURES
 }
 """The reasons ``block --reason`` takes; the automatic one is the issuer's alone."""
-RELEASE_REASONS: Final = {_word(reason.value): reason for reason in ReleaseReason}
-STATES: Final = {_word(state.value): state for state in TokenState}
+RELEASE_REASONS: Final = {_session.word(reason.value): reason for reason in ReleaseReason}
+STATES: Final = {_session.word(state.value): state for state in TokenState}
 
-_NO_SCHEMA: Final = (
-    "the database has no issuer schema this softtoken can use: run 'softtoken issuer init' to "
-    "create it (a schema made by a newer softtoken is refused)"
-)
 _NOT_ACCEPTED: Final = "not accepted"
 _KEYGEN_NOTE: Final = (
     "softtoken: this entry is a secret key: add it as the last line of the key ring, where it "
@@ -126,188 +107,6 @@ _ACTIVATION_NOTE: Final = (
     "printed again"
 )
 _BAR_WIDTH: Final = 30
-
-
-# --- opening the issuer ---------------------------------------------------------------------
-
-
-def _database_url(args: argparse.Namespace) -> str:
-    # An empty variable counts as unset, so that a blank value is never a URL.
-    return args.db or os.environ.get(DB_VARIABLE) or DEFAULT_DB
-
-
-def _sqlite_file(url: str) -> str | None:
-    """The file of a SQLite URL, or None (another database, an in-memory one, a bad URL)."""
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
-
-    parsed = None
-    with contextlib.suppress(ArgumentError, ValueError):
-        parsed = make_url(url)
-    if parsed is None or parsed.get_backend_name() != "sqlite":
-        return None
-    database = parsed.database
-    if not database or database == ":memory:" or parsed.query.get("uri") == "true":
-        return None
-    return database
-
-
-def _require_sqlalchemy() -> None:
-    try:
-        import sqlalchemy  # noqa: F401
-    except ImportError:
-        missing = True
-    else:
-        missing = False
-    if missing:
-        raise BadInput("the issuer commands need SQLAlchemy: install softtoken[issuer]")
-
-
-def _open_store(url: str, *, create: bool) -> Store:
-    """The SQL store at *url*; a missing schema is reported with the cure."""
-    from softtoken.issuer.stores.sql import SQLStore
-
-    problem: str | None = None
-    try:
-        return SQLStore(url, create=create)
-    except SchemaMismatch:
-        problem = _NO_SCHEMA
-    except StoreError as error:
-        if create:
-            raise
-        # Some databases fail before the schema can be asked for; the cure may be the same.
-        problem = (
-            f"cannot open the issuer database ({error}); if it was never set up, run "
-            "'softtoken issuer init'"
-        )
-    raise BadInput(problem)
-
-
-def _keyring(args: argparse.Namespace) -> Keyring:
-    """The key ring of --keyring-file, or of $SOFTTOKEN_KEYRING."""
-    path: str | None = args.keyring_file
-    if path is None:
-        if not os.environ.get(KEYRING_VARIABLE, "").strip():
-            raise BadInput(
-                f"no key ring: set {KEYRING_VARIABLE} or give --keyring-file PATH (see "
-                "'softtoken issuer keygen')"
-            )
-        return Keyring.from_env(KEYRING_VARIABLE)
-    problem = _unreadable(path)
-    if problem is not None:
-        raise BadInput(f"--keyring-file: {problem}")
-    with contextlib.suppress(OSError):
-        if os.stat(path).st_mode & (stat.S_IRWXG | stat.S_IRWXO):
-            print(
-                "softtoken: warning: other users may read the key ring file; make it private "
-                "(chmod 600)",
-                file=sys.stderr,
-            )
-    return Keyring.from_file(path)
-
-
-def _unreadable(path: str) -> str | None:
-    """Why the file *path* cannot be read, or None (naming it only as shown_path does)."""
-    shown = shown_path(path)
-    if not os.path.lexists(path):
-        return f"no such file: {shown}"
-    if os.path.isdir(path):
-        return f"{shown} is a directory, not a file"
-    if not os.access(path, os.R_OK):
-        return f"cannot read {shown}: permission denied"
-    return None
-
-
-def _actor(args: argparse.Namespace) -> str:
-    """--actor, $SOFTTOKEN_ACTOR, or the login name."""
-    chosen: str | None = args.actor or os.environ.get(ACTOR_VARIABLE)
-    if chosen:
-        return chosen
-    name: str | None = None
-    with contextlib.suppress(KeyError, OSError):
-        name = getpass.getuser()
-    if not name:
-        raise BadInput(f"no actor for the audit trail: give --actor NAME or set {ACTOR_VARIABLE}")
-    return name
-
-
-def _clock() -> int:
-    # Looked up at each call, so that the command's one clock read stays in _input.
-    return _input.now()
-
-
-@contextlib.contextmanager
-def _issuer(args: argparse.Namespace) -> Iterator[Issuer]:
-    """The issuer over --db, with the key ring; the database is closed afterwards."""
-    _require_sqlalchemy()
-    keyring = _keyring(args)
-    url = _database_url(args)
-    database = _sqlite_file(url)
-    if database is not None and not os.path.exists(database):
-        raise BadInput(
-            f"--db: no such database file: {shown_path(database)}; 'softtoken issuer init' "
-            "creates it"
-        )
-    store = _open_store(url, create=False)
-    problem: str | None = None
-    try:
-        yield Issuer(store, keyring, clock=_clock)
-    except TokenStateError as error:
-        # The library names its method and state; the administrator typed an action.
-        problem = (
-            f"{args.issuer_command} does not apply to a token that is {_word(error.state)} "
-            "(see 'softtoken issuer show SERIAL')"
-        )
-    finally:
-        store.close()
-    if problem is not None:
-        raise BadInput(problem)
-
-
-# --- reading secrets --------------------------------------------------------------------------
-
-
-def _code(path: str | None, *, option: str, prompt: str) -> str:
-    """One code, from *path*, standard input or a hidden prompt; surrounding spaces dropped."""
-    return read_secret(path, option=option, prompt=prompt).strip()
-
-
-def _registration_code(args: argparse.Namespace) -> RegistrationCode:
-    text = _code(args.code_file, option="--code-file", prompt="Registration code: ")
-    problem = None
-    try:
-        return RegistrationCode.parse(text)
-    except MistypedCode:
-        problem = "the registration code's check digit does not match; read it again"
-    except InvalidInput:
-        problem = "a registration code has 10 digits, written NNNNN-NNNNN or plain"
-    raise BadInput(problem)
-
-
-def _reset_code(args: argparse.Namespace) -> str:
-    text = _code(args.reset_code_file, option="--reset-code-file", prompt="Reset code: ")
-    problem = None
-    try:
-        return parse_reset_code(text)
-    except MistypedCode:
-        problem = MISTYPED_RESET_CODE
-    except MalformedCode:
-        problem = "a reset code has 9 digits (spaces or dashes between groups are fine)"
-    raise BadInput(problem)
-
-
-def _two_codes(args: argparse.Namespace) -> tuple[str, str]:
-    """The two consecutive codes of a resync: two lines of a file or of standard input, or two
-    hidden prompts on a terminal."""
-    path: str | None = args.code_file
-    if path in (None, "-") and _input.stdin_is_terminal():
-        return getpass.getpass("First code: ").strip(), getpass.getpass("Next code: ").strip()
-    option = "standard input" if path in (None, "-") else "--code-file"
-    lines = [line.strip() for line in read_text(path or "-", option=option).splitlines()]
-    codes = [line for line in lines if line]
-    if len(codes) != 2:
-        raise BadInput("a resync takes two consecutive codes, one a line")
-    return codes[0], codes[1]
 
 
 # --- what the command prints ----------------------------------------------------------------
@@ -340,7 +139,7 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
 
 def _reason(info: TokenInfo) -> str:
     reason = info.block_reason or info.release_reason
-    return "-" if reason is None else _word(reason.value)
+    return "-" if reason is None else _session.word(reason.value)
 
 
 def _not_accepted(message: str = _NOT_ACCEPTED) -> int:
@@ -353,9 +152,9 @@ def _not_accepted(message: str = _NOT_ACCEPTED) -> int:
 
 def run_init(args: argparse.Namespace) -> int:
     """``issuer init``: the schema, in a new private SQLite file if need be."""
-    _require_sqlalchemy()
-    url = _database_url(args)
-    database = _sqlite_file(url)
+    _session.require_sqlalchemy()
+    url = _session.database_url(args)
+    database = _session.sqlite_file(url)
     if database is not None:
         folder = os.path.dirname(os.path.abspath(database))
         if not os.path.isdir(folder):
@@ -364,7 +163,7 @@ def run_init(args: argparse.Namespace) -> int:
             # The store and its audit trail are readable by their owner only; SQLite gives its
             # journal files the database file's mode.
             os.close(os.open(database, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-    _open_store(url, create=True).close()
+    _session.open_store(url, create=True).close()
     print("the issuer database is ready")
     return EXIT_OK
 
@@ -399,8 +198,8 @@ def _write_problem(path: str, data: bytes) -> str | None:
 
 def run_create(args: argparse.Namespace) -> int:
     """``issuer create``: new tokens; one serial a line."""
-    with _issuer(args) as issuer:
-        serials = issuer.create_tokens(args.count, pool=args.pool, actor=_actor(args))
+    with _session.open_issuer(args) as issuer:
+        serials = issuer.create_tokens(args.count, pool=args.pool, actor=_session.actor(args))
     for made in serials:
         print(made.display)
     return EXIT_OK
@@ -408,16 +207,16 @@ def run_create(args: argparse.Namespace) -> int:
 
 def run_assign_pool(args: argparse.Namespace) -> int:
     """``issuer assign-pool``: stock to a company's pool."""
-    with _issuer(args) as issuer:
-        issuer.assign_pool(args.serial, args.pool, actor=_actor(args))
+    with _session.open_issuer(args) as issuer:
+        issuer.assign_pool(args.serial, args.pool, actor=_session.actor(args))
     print("assigned to the pool")
     return EXIT_OK
 
 
 def run_assign(args: argparse.Namespace) -> int:
     """``issuer assign``: a token to a user; its activation is then pending."""
-    with _issuer(args) as issuer:
-        issuer.assign(args.serial, user=args.user, actor=_actor(args))
+    with _session.open_issuer(args) as issuer:
+        issuer.assign(args.serial, user=args.user, actor=_session.actor(args))
     print("assigned; next: 'softtoken issuer start-activation'")
     return EXIT_OK
 
@@ -430,10 +229,10 @@ def run_start_activation(args: argparse.Namespace) -> int:
         period=30 if args.period is None else args.period,
     )
     options = {} if args.ttl is None else {"ttl": args.ttl}
-    with _issuer(args) as issuer:
+    with _session.open_issuer(args) as issuer:
         started = issuer.start_offline_activation(
             args.serial,
-            actor=_actor(args),
+            actor=_session.actor(args),
             params=params,
             # The app's side (app activate) uses the same parameters, as it must.
             kdf=activation.ACTIVATION_KDF,
@@ -448,8 +247,8 @@ def run_start_activation(args: argparse.Namespace) -> int:
 
 def run_complete_activation(args: argparse.Namespace) -> int:
     """``issuer complete-activation``: the registration code; the first code confirms later."""
-    with _issuer(args) as issuer:
-        code = _registration_code(args)
+    with _session.open_issuer(args) as issuer:
+        code = _session.registration_code(args)
         try:
             issuer.complete_offline_activation(args.serial, code)
         except ActivationRefused:
@@ -466,8 +265,8 @@ def run_complete_activation(args: argparse.Namespace) -> int:
 
 def run_verify(args: argparse.Namespace) -> int:
     """``issuer verify``: accepted (exit 0) or not (exit 1), never why."""
-    with _issuer(args) as issuer:
-        code = _code(args.code_file, option="--code-file", prompt="Code: ")
+    with _session.open_issuer(args) as issuer:
+        code = _session.code(args.code_file, option="--code-file", prompt="Code: ")
         try:
             match = issuer.verify(code, user=args.user, serial=args.serial)
         except InvalidCode:
@@ -478,9 +277,9 @@ def run_verify(args: argparse.Namespace) -> int:
 
 def run_resync(args: argparse.Namespace) -> int:
     """``issuer resync``: two consecutive codes; the drift is learned."""
-    with _issuer(args) as issuer:
-        actor = _actor(args)
-        first, second = _two_codes(args)
+    with _session.open_issuer(args) as issuer:
+        actor = _session.actor(args)
+        first, second = _session.two_codes(args)
         try:
             match = issuer.resync(args.serial, first, second, actor=actor)
         except InvalidCode:
@@ -491,53 +290,53 @@ def run_resync(args: argparse.Namespace) -> int:
 
 def run_reset_drift(args: argparse.Namespace) -> int:
     """``issuer reset-drift``."""
-    with _issuer(args) as issuer:
-        issuer.reset_drift(args.serial, actor=_actor(args))
+    with _session.open_issuer(args) as issuer:
+        issuer.reset_drift(args.serial, actor=_session.actor(args))
     print("drift reset to 0")
     return EXIT_OK
 
 
 def run_block(args: argparse.Namespace) -> int:
     """``issuer block``: with one of the administrators' reasons."""
-    with _issuer(args) as issuer:
-        issuer.block(args.serial, BLOCK_REASONS[args.reason], actor=_actor(args))
+    with _session.open_issuer(args) as issuer:
+        issuer.block(args.serial, BLOCK_REASONS[args.reason], actor=_session.actor(args))
     print("blocked")
     return EXIT_OK
 
 
 def run_unblock(args: argparse.Namespace) -> int:
     """``issuer unblock``: with a note for the audit trail."""
-    with _issuer(args) as issuer:
-        issuer.unblock(args.serial, actor=_actor(args), note=args.note)
+    with _session.open_issuer(args) as issuer:
+        issuer.unblock(args.serial, actor=_session.actor(args), note=args.note)
     print("unblocked")
     return EXIT_OK
 
 
 def run_release(args: argparse.Namespace) -> int:
     """``issuer release``: the seed is destroyed (or the release waits for a code)."""
-    with _issuer(args) as issuer:
-        issuer.release(args.serial, RELEASE_REASONS[args.reason], actor=_actor(args))
+    with _session.open_issuer(args) as issuer:
+        issuer.release(args.serial, RELEASE_REASONS[args.reason], actor=_session.actor(args))
         state = issuer.token(args.serial).state
     if state is TokenState.RELEASE_PENDING:
         print("the release waits for a code from the token")
     else:
-        print(f"released; the token is {_word(state.value)}")
+        print(f"released; the token is {_session.word(state.value)}")
     return EXIT_OK
 
 
 def run_delete(args: argparse.Namespace) -> int:
     """``issuer delete``."""
-    with _issuer(args) as issuer:
-        issuer.delete(args.serial, actor=_actor(args))
+    with _session.open_issuer(args) as issuer:
+        issuer.delete(args.serial, actor=_session.actor(args))
     print("deleted")
     return EXIT_OK
 
 
 def run_unlock_code(args: argparse.Namespace) -> int:
     """``issuer unlock-code``: the unlock code that answers a reset code."""
-    with _issuer(args) as issuer:
-        actor = _actor(args)
-        reset_code = _reset_code(args)
+    with _session.open_issuer(args) as issuer:
+        actor = _session.actor(args)
+        reset_code = _session.reset_code(args)
         answer = issuer.unlock_code(args.serial, reset_code, actor=actor)
     print(answer)
     return EXIT_OK
@@ -549,7 +348,7 @@ def run_send_code(args: argparse.Namespace) -> int:
     for name in ("ttl", "digits", "attempts"):
         if getattr(args, name) is not None:
             options[name] = getattr(args, name)
-    with _issuer(args) as issuer:
+    with _session.open_issuer(args) as issuer:
         code = issuer.send_code(user=args.user, purpose=args.purpose, **options)
     print(code)
     return EXIT_OK
@@ -557,8 +356,8 @@ def run_send_code(args: argparse.Namespace) -> int:
 
 def run_check_code(args: argparse.Namespace) -> int:
     """``issuer check-code``: accepted (exit 0) or not (exit 1), never why."""
-    with _issuer(args) as issuer:
-        code = _code(args.code_file, option="--code-file", prompt="Code: ")
+    with _session.open_issuer(args) as issuer:
+        code = _session.code(args.code_file, option="--code-file", prompt="Code: ")
         try:
             issuer.check_code(code, user=args.user, purpose=args.purpose)
         except InvalidCode:
@@ -569,7 +368,7 @@ def run_check_code(args: argparse.Namespace) -> int:
 
 def run_show(args: argparse.Namespace) -> int:
     """``issuer show``: one token, field by field, never its seed."""
-    with _issuer(args) as issuer:
+    with _session.open_issuer(args) as issuer:
         info = issuer.token(args.serial)
     params = info.params
     if params is None:
@@ -580,7 +379,7 @@ def run_show(args: argparse.Namespace) -> int:
         made = f"HOTP, {params.algorithm}, {params.digits} digits"
     fields = (
         ("serial", info.serial.display),
-        ("state", _word(info.state.value)),
+        ("state", _session.word(info.state.value)),
         ("reason", _reason(info)),
         ("pool", _cell(info.pool)),
         ("user", _cell(info.user)),
@@ -602,12 +401,12 @@ def run_show(args: argparse.Namespace) -> int:
 def run_list(args: argparse.Namespace) -> int:
     """``issuer list``: a table of the tokens that match every filter."""
     state = None if args.state is None else STATES[args.state]
-    with _issuer(args) as issuer:
+    with _session.open_issuer(args) as issuer:
         found = issuer.tokens(user=args.user, state=state, pool=args.pool)
     rows = [
         (
             info.serial.display,
-            _word(info.state.value),
+            _session.word(info.state.value),
             _cell(info.pool),
             _cell(info.user),
             str(info.failures),
@@ -621,16 +420,16 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def _event_row(event: AuditEvent) -> tuple[str, ...]:
-    before = "-" if event.before is None else _word(event.before)
-    after = "-" if event.after is None else _word(event.after)
+    before = "-" if event.before is None else _session.word(event.before)
+    after = "-" if event.after is None else _session.word(event.after)
     return (
         str(event.seq),
         _iso(event.at),
-        _cell(_word(event.action)),
+        _cell(_session.word(event.action)),
         _cell(event.actor),
-        _cell(None if event.reason is None else _word(event.reason)),
+        _cell(None if event.reason is None else _session.word(event.reason)),
         _cell(f"{before} -> {after}"),
-        _cell(_word(event.outcome)),
+        _cell(_session.word(event.outcome)),
     )
 
 
@@ -645,7 +444,7 @@ def _events(issuer: Issuer, args: argparse.Namespace) -> list[AuditEvent] | None
 
 def run_audit(args: argparse.Namespace) -> int:
     """``issuer audit``: the events as a table, then the chain check (exit 1 if broken)."""
-    with _issuer(args) as issuer:
+    with _session.open_issuer(args) as issuer:
         issuer.token(args.serial)
         events = _events(issuer, args)
         if events is None:
@@ -697,8 +496,8 @@ def run_rotate_keys(args: argparse.Namespace) -> int:
         print(f"\r[{bar}] {done}/{total}", end="", file=sys.stderr, flush=True)
         drawn = True
 
-    with _issuer(args) as issuer:
-        actor = _actor(args)
+    with _session.open_issuer(args) as issuer:
+        actor = _session.actor(args)
         current = issuer.engine.keyring.current
         try:
             report = issuer.rotate_keys(actor=actor, batch_size=args.batch_size, progress=progress)
