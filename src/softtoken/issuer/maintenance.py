@@ -95,7 +95,7 @@ class KeyRotation:
             row = engine.store.get(kind, key)
             if row is None or row.key_id == current:
                 return 0
-            return engine.apply(Serial.parse(key), plan, at)
+            return engine.apply(Serial.parse(key), plan, at, row=row)
 
         def code_plan(record: CodeRecord | None, now: int) -> tuple[int, CodeChange | None]:
             row = engine.store.get(kind, key)
