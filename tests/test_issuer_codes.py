@@ -398,6 +398,20 @@ class TestNoOracle:
         after = outcomes(issuer)
         assert (before if outcome is None else [*before, outcome]) == after
 
+    def test_a_check_without_a_code_is_audited_on_its_own(self) -> None:
+        """A check for a user who was sent no code writes one event in a chain of its own, with
+        the cause and neither the user, the purpose nor the code."""
+        issuer, store = fresh()
+        refused(lambda: issuer.check_code("123456", user="nobody", purpose=PURPOSE, at=NOW))
+        (subject,) = store.subjects()
+        (event,) = store.events(subject)
+        assert ("unknown:", "check_code", "unknown_code") == (
+            subject[:8],
+            event.action,
+            event.outcome,
+        )
+        assert [] == [text for text in ("nobody", PURPOSE, "123456") if text in repr(event)]
+
     @pytest.mark.parametrize("code", [123456, b"123456", None])
     def test_a_code_must_be_str(self, code: object) -> None:
         """A code that is not a str is a TypeError."""

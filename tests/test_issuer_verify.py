@@ -725,6 +725,35 @@ class TestNoOracle:
                 after[-1].outcome,
             )
 
+    @pytest.mark.parametrize(
+        "attempt",
+        [
+            {"user": "nobody"},
+            {"serial": OTHER},
+            {"serial": "12-ab"},
+        ],
+    )
+    def test_a_refusal_without_a_token_is_audited_on_its_own(self, attempt: dict[str, Any]) -> None:
+        """A code for an unknown user or serial writes one event in a chain of its own, with
+        the cause and nothing the caller typed: the same database write as a known token's
+        refusal."""
+        store = MemoryStore()
+        issuer = imported(store=store)
+        known = set(store.subjects())
+        valid = code_at(STEP)
+        refused(lambda: issuer.verify(valid, at=NOW, **attempt))
+        (subject,) = set(store.subjects()) - known
+        (event,) = store.events(subject)
+        assert ("unknown:", 1, Action.VERIFY.value, "unknown_token", None) == (
+            subject[:8],
+            event.seq,
+            event.action,
+            event.outcome,
+            event.actor,
+        )
+        typed = [str(value) for value in attempt.values()] + [valid]
+        assert [] == [text for text in typed if text in subject + repr(event)]
+
 
 # --------------------------------------------------------------------------------------------
 # Malformed codes and arguments

@@ -38,6 +38,8 @@ LOG: Final = logging.getLogger("softtoken.issuer")
 Clock = Callable[[], "int | dt.datetime"]
 _T = TypeVar("_T")
 _MAX_BACKOFF: Final = 0.005
+UNKNOWN_PREFIX: Final = "unknown:"
+"""The subject prefix of the audit events of refusals that found no record."""
 
 
 def _system_clock() -> int:
@@ -181,6 +183,27 @@ class Engine:
             writes.append(Write(seal(self.keyring, after_code), seen))
             events.append(event)
         return self.store.commit(writes, events)
+
+    def record_unknown(self, now: int, action: audit.Action, outcome: str) -> None:
+        """Audit a refusal that found no record, in a chain of its own.
+
+        A refusal for a known token writes its event in the same transaction as its failure
+        count. One for an unknown serial, user or code writes this single event, so that it
+        costs the same database write and the trail still records its cause. The chain's
+        subject is ``unknown:`` and a random id: no head to contend for, and nothing typed
+        by the caller (which might be a mistyped secret) in it.
+        """
+        subject = UNKNOWN_PREFIX + _random.random_bytes(8).hex()
+        event = audit.chain(
+            self.keyring,
+            head=(0, audit.GENESIS),
+            subject=subject,
+            at=now,
+            action=action,
+            actor=None,
+            outcome=outcome,
+        )
+        self.store.commit((), (event,))
 
     def apply(
         self,

@@ -99,8 +99,10 @@ class OutOfBandCodes:
 
         def plan(record: CodeRecord | None, now: int) -> tuple[bool, CodeChange | None]:
             if record is None:
-                # The same keyed hash as a real check, so that no code is no faster.
+                # The same keyed hash and the same audit write as a real check, so that no code
+                # is no faster.
                 hmac.digest(_DECOY_KEY, code.encode("ascii"), hashlib.sha256)
+                self._engine.record_unknown(now, Action.CHECK_CODE, "unknown_code")
                 return False, None
             cause, after = codes.check(keyring, record, code, now)
             if cause is not CodeCause.ACCEPTED:

@@ -181,8 +181,11 @@ class CodeVerification:
         else:
             if candidates:
                 return None  # Each token was checked, and refused.
-        # No token to check: spend a wrong code's work on a decoy (S8).
-        self._decoys.spend(code, self._engine.now(at))
+        # No token to check: spend a wrong code's work on a decoy, and write the refusal's
+        # audit event as a known token's refusal would (S8).
+        now = self._engine.now(at)
+        self._decoys.spend(code, now)
+        self._engine.record_unknown(now, action, "unknown_token")
         LOG.info("code refused: unknown_token")
         return None
 

@@ -88,7 +88,12 @@ class MemoryStore:
             self._rows.clear()
             self._events.clear()
 
-    # Test helpers: what an attacker with write access to the storage could do.
+    # Test helpers: what an attacker with write access to the storage could do, and a listing.
+
+    def subjects(self) -> list[str]:
+        """Every audit chain's subject, sorted (tests only)."""
+        with self._lock:
+            return sorted(self._events)
 
     def replace_row(self, row: Row) -> None:
         """Overwrite a row behind the issuer's back (tests of tampering only)."""
