@@ -508,6 +508,17 @@ class TestUnblock:
         ) == fields(last(issuer, serial))
         assert True is accepted(issuer, code_at(app, NOW + 60), user="laura", at=NOW + 60)
 
+    def test_unblock_without_a_note_records_no_reason(self) -> None:
+        """The note is optional, as in the issue's API: the event then has no reason."""
+        issuer = fresh()
+        (serial,) = pooled(issuer)
+        activate(issuer, serial, user="laura")
+        issuer.block(serial, BlockReason.CUSTOMER_REQUEST, actor="admin", at=NOW + 30)
+        issuer.unblock(serial, actor="admin-2", at=NOW + 40)
+        assert ("unblock", "admin-2", None, "blocked", "active", NOW + 40) == fields(
+            last(issuer, serial)
+        )
+
     def test_a_manual_block_keeps_no_count_after_unblock(self) -> None:
         """Failures counted before a manual block are forgotten by the unblock."""
         issuer = fresh()

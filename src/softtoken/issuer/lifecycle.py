@@ -218,12 +218,14 @@ def block(record: TokenRecord, reason: BlockReason, *, actor: str, now: int) -> 
     return Change(record, after, Entry(Action.BLOCK, "blocked", _actor(actor), reason.value))
 
 
-def unblock(record: TokenRecord, *, actor: str, note: str, now: int) -> Change:
-    """An administrator lifts a block; the failure count starts again at 0."""
+def unblock(record: TokenRecord, *, actor: str, note: str | None, now: int) -> Change:
+    """An administrator lifts a block, with an optional *note* for the audit trail's reason;
+    the failure count starts again at 0."""
     require(record, "unblock")
     throttle = ThrottleState(episode=record.throttle.episode, version=record.throttle.version + 1)
     after = changed(record, now, state=S.ACTIVE, block_reason=None, throttle=throttle)
-    entry = Entry(Action.UNBLOCK, "unblocked", _actor(actor), check_name(note, "note"))
+    reason = None if note is None else check_name(note, "note")
+    entry = Entry(Action.UNBLOCK, "unblocked", _actor(actor), reason)
     return Change(record, after, entry)
 
 

@@ -204,9 +204,15 @@ class Issuer(OfflineActivations, CodeVerification, OutOfBandCodes, KeyRotation):
         self._admin(serial, at, lambda r, now: lifecycle.block(r, reason, actor=actor, now=now))
 
     def unblock(
-        self, serial: Serial | str, *, actor: str, note: str, at: int | dt.datetime | None = None
+        self,
+        serial: Serial | str,
+        *,
+        actor: str,
+        note: str | None = None,
+        at: int | dt.datetime | None = None,
     ) -> None:
-        """Lift a block, an audited administrator action; *note* says why (no secrets).
+        """Lift a block, an audited administrator action; *note*, recorded as the event's
+        reason, says why (no secrets).
 
         Raises:
             TokenStateError: the token is not blocked.
